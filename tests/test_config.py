@@ -1,0 +1,65 @@
+"""Settings from the environment: defaults, parsing, and clear failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp import create_app
+from webapp.config import ConfigError, from_environment, instance_secret_key
+
+
+def test_defaults_with_an_empty_environment():
+    assert from_environment({}) == {}
+
+
+@pytest.mark.parametrize(
+    ("environ", "key", "value"),
+    [
+        ({"DATABASE_URL": "postgres://u@h/db"}, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://u@h/db"),
+        ({"DATABASE_URL": "postgresql://u@h/db"}, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://u@h/db"),
+        ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "SQLALCHEMY_DATABASE_URI", "sqlite:////tmp/x.db"),
+        ({"PARLEY_REGISTRATION": "closed"}, "PARLEY_REGISTRATION", "closed"),
+        ({"PARLEY_RATELIMIT_ENABLED": "0"}, "RATELIMIT_ENABLED", False),
+        ({"PARLEY_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0"}, "RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0"),
+        ({"PARLEY_LLM_BASE_URL": "http://127.0.0.1:11434/v1/"}, "PARLEY_LLM_BASE_URL", "http://127.0.0.1:11434/v1"),
+    ],
+)
+def test_settings_are_parsed(environ, key, value):
+    assert from_environment(environ)[key] == value
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"PARLEY_REGISTRATON": "open"}, "PARLEY_REGISTRATON"),
+        ({"PARLEY_REGISTRATION": "yes"}, "PARLEY_REGISTRATION"),
+        ({"PARLEY_RATELIMIT_ENABLED": "true"}, "PARLEY_RATELIMIT_ENABLED"),
+        ({"PARLEY_RATELIMIT_STORAGE_URI": "memcached://x"}, "PARLEY_RATELIMIT_STORAGE_URI"),
+        ({"PARLEY_LLM_BASE_URL": "localhost:11434"}, "PARLEY_LLM_BASE_URL"),
+        ({"PARLEY_LLM_MODEL": "  "}, "PARLEY_LLM_MODEL"),
+        ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+    ],
+)
+def test_bad_settings_fail_with_the_setting_named(environ, named):
+    with pytest.raises(ConfigError, match=named):
+        from_environment(environ)
+
+
+def test_create_app_refuses_to_start_on_a_bad_setting(monkeypatch):
+    monkeypatch.setenv("PARLEY_REGISTRATION", "sometimes")
+    with pytest.raises(ConfigError, match="PARLEY_REGISTRATION"):
+        create_app()
+
+
+def test_secret_key_is_generated_once_and_reused(tmp_path):
+    first = instance_secret_key(str(tmp_path / "instance"))
+    assert len(first) == 64
+    assert instance_secret_key(str(tmp_path / "instance")) == first
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_secret_key_from_the_environment_wins(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["SECRET_KEY"] == "from-env"

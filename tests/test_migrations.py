@@ -1,0 +1,60 @@
+"""The migrations build exactly the schema the models declare."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+from webapp.database import render_migration_item
+from webapp.extensions import db
+
+
+def schema_differences(app) -> list:
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "render_item": render_migration_item}
+        )
+        return compare_metadata(context, db.metadata)
+
+
+def tables(app) -> set[str]:
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
+
+
+def test_upgrade_from_empty_builds_the_models_schema(make_app):
+    app = make_app()
+    with app.app_context():
+        upgrade()
+    assert schema_differences(app) == []
+    assert {"users", "conversations", "messages"} <= tables(app)
+
+
+def test_downgrade_to_base_and_upgrade_again(make_app):
+    app = make_app()
+    with app.app_context():
+        upgrade()
+        downgrade(revision="base")
+    assert tables(app) <= {"alembic_version"}
+    with app.app_context():
+        upgrade()
+    assert schema_differences(app) == []
+
+
+def test_cascades_work_in_the_migrated_schema(make_app):
+    from webapp.accounts import create_user, delete_user
+    from webapp.conversations import append_message, create_conversation
+    from webapp.models import Message
+
+    app = make_app()
+    with app.app_context():
+        upgrade()
+        user = create_user("carol", "correct horse battery")
+        conversation = create_conversation(user)
+        append_message(conversation, "user", "hello")
+        db.session.commit()
+        delete_user(user)
+        db.session.commit()
+        assert db.session.query(Message).count() == 0

@@ -1,0 +1,85 @@
+"""Creating, checking and removing user accounts."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.errors import InvalidInput
+from webapp.extensions import db
+from webapp.models import ROLES, USERNAME_MAX, User, new_session_token
+
+USERNAME_MIN = 3
+PASSWORD_MIN = 10
+# Long enough for any passphrase; short enough that hashing stays cheap.
+PASSWORD_MAX = 1024
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def check_username(username: str) -> str:
+    username = (username or "").strip()
+    if not USERNAME_MIN <= len(username) <= USERNAME_MAX:
+        raise InvalidInput("username", f"A username has {USERNAME_MIN} to {USERNAME_MAX} characters.")
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidInput("username", "A username may use only letters, digits, dots, dashes and underscores.")
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password or "") < PASSWORD_MIN:
+        raise InvalidInput("password", f"A password needs at least {PASSWORD_MIN} characters.")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidInput("password", f"A password can be at most {PASSWORD_MAX} characters.")
+    return password
+
+
+def find_user(username: str) -> User | None:
+    """The account with this username, whatever its case."""
+    return db.session.scalar(select(User).where(User.username_key == username.strip().lower()))
+
+
+def count_users() -> int:
+    return db.session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def create_user(username: str, password: str, role: str = "user") -> User:
+    username = check_username(username)
+    check_password(password)
+    if role not in ROLES:
+        raise InvalidInput("role", f"The role must be one of {', '.join(ROLES)}.")
+    if find_user(username) is not None:
+        raise InvalidInput("username", "That username is taken; choose another.")
+    user = User(
+        username=username,
+        username_key=username.lower(),
+        password_hash=generate_password_hash(password),
+        role=role,
+        active=True,
+    )
+    try:
+        # A savepoint: losing a race for the name must not undo the caller's work.
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:
+        raise InvalidInput("username", "That username is taken; choose another.") from None
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Change the password and end every session the account has."""
+    check_password(password)
+    user.password_hash = generate_password_hash(password)
+    user.session_token = new_session_token()
+
+
+def password_matches(user: User, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
+def delete_user(user: User) -> None:
+    """Delete the account; the database removes its conversations and messages."""
+    db.session.delete(user)
+    db.session.flush()

@@ -1,0 +1,128 @@
+"""Settings read from the environment.
+
+Every setting Parley understands is listed in ``SETTINGS``; an unknown
+``PARLEY_*`` variable or a malformed value stops start-up with a message that
+names the variable, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Callable, Mapping
+from urllib.parse import urlsplit
+
+
+class ConfigError(RuntimeError):
+    """A setting in the environment is unknown or malformed."""
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(name: str, value: str) -> str:
+        if value not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
+        return value
+
+    return parse
+
+
+def _flag(name: str, value: str) -> bool:
+    if value not in ("0", "1"):
+        raise ConfigError(f"{name} must be 1 or 0; got {value!r}.")
+    return value == "1"
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http:// or https:// URL; got {value!r}.")
+    return value.rstrip("/")
+
+
+def _text(name: str, value: str) -> str:
+    if not value.strip():
+        raise ConfigError(f"{name} is set but empty; unset it or give it a value.")
+    return value.strip()
+
+
+def _storage_uri(name: str, value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in ("memory", "redis", "rediss", "redis+unix"):
+        raise ConfigError(f"{name} must be memory:// or a redis:// URL; got {value!r}.")
+    return value
+
+
+def database_uri(name: str, value: str) -> str:
+    """Accept the URL forms hosting providers hand out and pick our drivers."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or not rest:
+        raise ConfigError(f"{name} must be a database URL such as sqlite:///path or postgresql://…; got {value!r}.")
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        return f"sqlite://{rest}"
+    raise ConfigError(f"{name} must point to SQLite or PostgreSQL; got a {scheme!r} URL.")
+
+
+# environment variable -> (Flask config key, parser)
+SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
+    "SECRET_KEY": ("SECRET_KEY", _text),
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", database_uri),
+    "PARLEY_REGISTRATION": ("PARLEY_REGISTRATION", _choice("open", "closed")),
+    "PARLEY_LLM_BASE_URL": ("PARLEY_LLM_BASE_URL", _http_url),
+    "PARLEY_LLM_API_KEY": ("PARLEY_LLM_API_KEY", _text),
+    "PARLEY_LLM_MODEL": ("PARLEY_LLM_MODEL", _text),
+    "PARLEY_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", _storage_uri),
+    "PARLEY_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _flag),
+    "PARLEY_SECURE_COOKIES": ("PARLEY_SECURE_COOKIES", _flag),
+}
+
+DEFAULTS: dict[str, object] = {
+    "PARLEY_REGISTRATION": "open",
+    "PARLEY_LLM_BASE_URL": None,
+    "PARLEY_LLM_API_KEY": None,
+    "PARLEY_LLM_MODEL": None,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_ENABLED": True,
+    "PARLEY_SECURE_COOKIES": False,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # A user message is at most 16,000 characters; a form post stays far below this.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, object]:
+    """Return the Flask config values that the environment sets."""
+    unknown = sorted(k for k in environ if k.startswith("PARLEY_") and k not in SETTINGS)
+    if unknown:
+        known = ", ".join(k for k in SETTINGS if k.startswith("PARLEY_"))
+        raise ConfigError(f"Unknown setting {', '.join(unknown)}. Known settings: {known}.")
+    values: dict[str, object] = {}
+    for env_name, (key, parse) in SETTINGS.items():
+        if env_name in environ:
+            values[key] = parse(env_name, environ[env_name])
+    return values
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Read the secret key kept in the instance folder, creating it once."""
+    path = Path(instance_path) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write aside, then link into place: if two workers start at once, exactly
+    # one key wins, and neither ever reads a half-written file.
+    tmp = path.with_name(f".secret_key.{os.getpid()}")
+    tmp.write_text(secrets.token_hex(32))
+    os.chmod(tmp, 0o600)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

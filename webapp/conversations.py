@@ -1,0 +1,228 @@
+"""Reading and writing conversations and their messages.
+
+Every function works through ``db.session`` and leaves the commit to the
+caller (a request, a CLI command, a test), so that what one action writes
+lands in one transaction or not at all. Input is checked before anything is
+written. Reads of a thread go through ``get_conversation``, which is scoped
+to its owner; only the admin area uses ``get_any_conversation``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select, tuple_, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from webapp.errors import InvalidInput, NotFound
+from webapp.extensions import db
+from webapp.models import (
+    MESSAGE_ROLES,
+    MESSAGE_STATUSES,
+    TITLE_MAX,
+    Conversation,
+    Message,
+    User,
+    utcnow,
+)
+from webapp.pagination import (
+    Page,
+    check_limit,
+    decode_activity_cursor,
+    decode_position_cursor,
+    encode_activity_cursor,
+    encode_position_cursor,
+)
+
+USER_MESSAGE_MAX = 16_000
+
+
+def clean_title(title: str | None) -> str | None:
+    """A title is absent (None) or 1–255 characters on one line, trimmed."""
+    if title is None:
+        return None
+    if not isinstance(title, str):
+        raise InvalidInput("title", "The title must be text.")
+    title = " ".join(title.split())
+    if not title:
+        raise InvalidInput("title", "The title cannot be empty.")
+    if len(title) > TITLE_MAX:
+        raise InvalidInput("title", f"The title can be at most {TITLE_MAX} characters (it has {len(title)}).")
+    return title
+
+
+def check_message(role: str, content: str, tool_calls: Any = None) -> None:
+    if role not in MESSAGE_ROLES:
+        raise InvalidInput("role", f"The role must be one of {', '.join(MESSAGE_ROLES)}.")
+    if not isinstance(content, str):
+        raise InvalidInput("content", "The message must be text.")
+    if role == "user":
+        if not content.strip():
+            raise InvalidInput("content", "Write a message before sending.")
+        if len(content) > USER_MESSAGE_MAX:
+            raise InvalidInput(
+                "content",
+                f"A message can be at most {USER_MESSAGE_MAX:,} characters; this one has {len(content):,}.",
+            )
+    if tool_calls is not None and not isinstance(tool_calls, list):
+        raise InvalidInput("tool_calls", "tool_calls must be a list.")
+
+
+def create_conversation(
+    user: User,
+    title: str | None = None,
+    *,
+    model: str | None = None,
+    system_prompt: str | None = None,
+) -> Conversation:
+    now = utcnow()
+    conversation = Conversation(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        title=clean_title(title),
+        model=model,
+        system_prompt=system_prompt,
+        message_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(conversation)
+    db.session.flush()
+    return conversation
+
+
+def _conversation_id(value: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound() from None
+
+
+def get_conversation(user: User, conversation_id: uuid.UUID | str) -> Conversation:
+    """The user's conversation; another user's is exactly as missing as none."""
+    conversation = db.session.scalar(
+        select(Conversation).where(
+            Conversation.id == _conversation_id(conversation_id),
+            Conversation.user_id == user.id,
+        )
+    )
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def get_any_conversation(conversation_id: uuid.UUID | str) -> Conversation:
+    """Any user's conversation: for the admin area only."""
+    conversation = db.session.get(Conversation, _conversation_id(conversation_id))
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def by_recent_activity(query: Select[Any], cursor: str | None, limit: int) -> Select[Any]:
+    """Order a conversation query newest activity first, from ``cursor`` on."""
+    if cursor:
+        updated_at, conversation_id = decode_activity_cursor(cursor)
+        query = query.where(
+            tuple_(Conversation.updated_at, Conversation.id) < tuple_(updated_at, conversation_id)
+        )
+    return query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit + 1)
+
+
+def activity_page(rows: list[Any], limit: int, key=lambda row: row) -> Page[Any]:
+    """Cut the extra row ``by_recent_activity`` fetched into a next cursor."""
+    if len(rows) <= limit:
+        return Page(rows, None)
+    rows = rows[:limit]
+    last = key(rows[-1])
+    return Page(rows, encode_activity_cursor(last.updated_at, last.id))
+
+
+def list_conversations(user: User, cursor: str | None = None, limit: int = 50) -> Page[Conversation]:
+    """The user's conversations, most recent activity first."""
+    check_limit(limit, 100)
+    query = by_recent_activity(select(Conversation).where(Conversation.user_id == user.id), cursor, limit)
+    return activity_page(list(db.session.scalars(query)), limit)
+
+
+def list_messages(conversation: Conversation, before: str | None = None, limit: int = 50) -> Page[Message]:
+    """The latest ``limit`` messages before the cursor, oldest first.
+
+    The cursor points further back: pass it as ``before`` for the page above.
+    """
+    check_limit(limit, 200)
+    query = select(Message).where(Message.conversation_id == conversation.id)
+    if before:
+        query = query.where(Message.position < decode_position_cursor(before))
+    rows = list(db.session.scalars(query.order_by(Message.position.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return Page(rows, encode_position_cursor(rows[0].position) if more else None)
+
+
+def append_message(
+    conversation: Conversation,
+    role: str,
+    content: str,
+    *,
+    tool_calls: list[Any] | None = None,
+    status: str = "complete",
+) -> Message:
+    """Add a message at the end of the conversation and mark it as activity.
+
+    The counter update takes the conversation's row lock (PostgreSQL) or the
+    write lock (SQLite) first, so concurrent appends get distinct, gapless
+    positions in the order they commit.
+    """
+    check_message(role, content, tool_calls)
+    if status not in MESSAGE_STATUSES:
+        raise InvalidInput("status", f"The status must be one of {', '.join(MESSAGE_STATUSES)}.")
+    now = utcnow()
+    position = db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(message_count=Conversation.message_count + 1, updated_at=now)
+        .returning(Conversation.message_count),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none()
+    if position is None:
+        raise NotFound()
+    _set_loaded(conversation, message_count=position, updated_at=now)
+    message = Message(
+        conversation_id=conversation.id,
+        position=position,
+        role=role,
+        content=content,
+        tool_calls=tool_calls,
+        status=status,
+        created_at=now,
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def rename_conversation(conversation: Conversation, title: str | None) -> Conversation:
+    """Set (or, with None, clear) the title; a rename counts as activity."""
+    conversation.title = clean_title(title)
+    conversation.updated_at = utcnow()
+    db.session.flush()
+    return conversation
+
+
+def delete_conversation(conversation: Conversation) -> None:
+    """Delete the conversation; the database removes its messages with it."""
+    db.session.delete(conversation)
+    db.session.flush()
+
+
+def _set_loaded(conversation: Conversation, **values: Any) -> None:
+    # Bring the in-memory object in line with what the UPDATE wrote, without
+    # marking it dirty (which would write the same values again).
+    for name, value in values.items():
+        set_committed_value(conversation, name, value)
+

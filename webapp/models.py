@@ -1,0 +1,177 @@
+"""The database schema: users, their conversations, and every message as a row.
+
+Changing anything here needs a migration in ``migrations/``
+(``flask --app wsgi db migrate -m "…"``); a test compares the two.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from webapp.extensions import db
+
+ROLES = ("user", "admin")
+MESSAGE_ROLES = ("user", "assistant", "system", "tool")
+MESSAGE_STATUSES = ("pending", "streaming", "complete", "stopped", "error")
+TITLE_MAX = 255
+USERNAME_MAX = 32
+
+# SQLite has no 64-bit autoincrement other than INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value
+    is stored as naive UTC and made aware again on the way out. Naive values
+    are refused on the way in: they are always a bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    # Lower-cased username: uniqueness without regard to case, on any database.
+    username_key: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(8), default="user")
+    active: Mapped[bool] = mapped_column(default=True)
+    # Part of the id the session cookie carries: replacing it ends every
+    # session of the account (password change, disabled by an admin).
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    conversations: WriteOnlyMapped[Conversation] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: an inactive user cannot sign in
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r}>"
+
+
+class Conversation(db.Model):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # The sidebar: one user's threads by recent activity, keyset-paged.
+        Index("ix_conversations_user_recent", "user_id", "updated_at", "id"),
+        # The admin table: everyone's threads by recent activity.
+        Index("ix_conversations_recent", "updated_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
+    model: Mapped[str | None] = mapped_column(String(200))
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    # Kept in step with the messages in the same transaction; it also hands
+    # out message positions, so listing never has to count rows.
+    message_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="conversations")
+    messages: WriteOnlyMapped[Message] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Message.position",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Conversation {self.id} {self.title!r}>"
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # Order of insertion, and the pane's "latest N before position P".
+        UniqueConstraint("conversation_id", "position"),
+        CheckConstraint(_in("role", MESSAGE_ROLES), name="role"),
+        CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    position: Mapped[int]
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text, default="")
+    # The content rendered to safe HTML, once, when the message is final.
+    html: Mapped[str | None] = mapped_column(Text)
+    tool_calls: Mapped[Any | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="complete")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id} #{self.position} {self.role}>"

@@ -1,0 +1,54 @@
+"""Keyset pages: a list of items and an opaque cursor to the next page.
+
+Pages are never read by offset, so the cost of a page does not grow with the
+number of rows before it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Generic, TypeVar
+
+from webapp.errors import InvalidInput
+
+T = TypeVar("T")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def check_limit(limit: int, maximum: int) -> int:
+    if not 1 <= limit <= maximum:
+        raise InvalidInput("limit", f"limit must be between 1 and {maximum}.")
+    return limit
+
+
+def encode_activity_cursor(updated_at: datetime, conversation_id: uuid.UUID) -> str:
+    micros = (updated_at - EPOCH) // MICROSECOND
+    return f"{micros}-{conversation_id.hex}"
+
+
+def decode_activity_cursor(cursor: str, field: str = "cursor") -> tuple[datetime, uuid.UUID]:
+    try:
+        micros, _, hex_id = cursor.partition("-")
+        return EPOCH + int(micros) * MICROSECOND, uuid.UUID(hex=hex_id)
+    except (ValueError, OverflowError):
+        raise InvalidInput(field, "That cursor is not valid; start again from the first page.") from None
+
+
+def encode_position_cursor(position: int) -> str:
+    return str(position)
+
+
+def decode_position_cursor(cursor: str, field: str = "before") -> int:
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidInput(field, "That cursor is not valid; start again from the latest messages.")
+    return int(cursor)
