@@ -107,38 +107,73 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def _make_user(app, username: str, role: str = "user"):
-    from webapp.accounts import create_user
-
-    with app.app_context():
-        user = create_user(username, PASSWORD, role=role)
-        db.session.commit()
-        user_id = user.id
-    return user_id
-
-
 @pytest.fixture
 def make_user(app):
-    """Create a committed account; returns a loader for use in a context."""
-    from webapp.models import User
+    """Create a committed account; returns it detached, its columns loaded.
 
-    def make(username: str, role: str = "user") -> User:
-        user_id = _make_user(app, username, role)
-        return db.session.get(User, user_id)
+    It pushes an app context only while it works: a context left pushed
+    would be shared by the test client's requests (and with it ``g`` and
+    the signed-in user).
+    """
+    from webapp.accounts import create_user
+
+    def make(username: str, role: str = "user"):
+        with app.app_context():
+            user = create_user(username, PASSWORD, role=role)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+        return user
 
     return make
 
 
+def _attached(make_user, username, role="user"):
+    from webapp.models import User
+
+    return db.session.get(User, make_user(username, role).id)
+
+
 @pytest.fixture
 def user(ctx, make_user):
-    return make_user("alice")
+    return _attached(make_user, "alice")
 
 
 @pytest.fixture
 def other_user(ctx, make_user):
-    return make_user("bob")
+    return _attached(make_user, "bob")
 
 
 @pytest.fixture
 def admin_user(ctx, make_user):
-    return make_user("root", role="admin")
+    return _attached(make_user, "root", role="admin")
+
+
+class AuthActions:
+    """Sign a test client in and out through the real forms."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str = "alice", password: str = PASSWORD, **extra):
+        return self.client.post("/login", data={"username": username, "password": password, **extra})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def client_for():
+    """A test client for an app made with make_app, its tables created."""
+
+    def make(app):
+        with app.app_context():
+            db.create_all()
+        return app.test_client()
+
+    return make

@@ -11,7 +11,10 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then ``config`` (tests) on top."""
-    from webapp import cli, health, models  # noqa: F401  (models: registers the tables)
+    from webapp import cli, error_pages, health, models, security  # noqa: F401  (models: registers the tables)
+    from webapp.admin import bp as admin_bp
+    from webapp.auth import bp as auth_bp
+    from webapp.chat import bp as chat_bp
     from webapp.config import DEFAULTS, from_environment, instance_secret_key
     from webapp.database import configure_engine, render_migration_item
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
@@ -41,6 +44,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    security.init_app(app, login_manager)
+    error_pages.init_app(app)
+
     app.register_blueprint(health.bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(chat_bp)
+    app.register_blueprint(admin_bp)
     cli.register(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from sqlalchemy import func, select
@@ -10,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.errors import InvalidInput
 from webapp.extensions import db
-from webapp.models import ROLES, USERNAME_MAX, User, new_session_token
+from webapp.models import ROLES, USERNAME_MAX, User, new_session_token, utcnow
 
 USERNAME_MIN = 3
 PASSWORD_MIN = 10
@@ -77,6 +78,29 @@ def set_password(user: User, password: str) -> None:
 
 def password_matches(user: User, password: str) -> bool:
     return check_password_hash(user.password_hash, password)
+
+
+@functools.cache
+def _unused_hash() -> str:
+    return generate_password_hash("no account has this password")
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The account these credentials open, or None.
+
+    A missing account costs one password check too, so the time taken does
+    not tell whether a username exists. A disabled account is returned: the
+    caller tells its owner why they cannot sign in.
+    """
+    user = find_user(username) if len(username) <= USERNAME_MAX else None
+    if user is None or len(password) > PASSWORD_MAX:
+        check_password_hash(_unused_hash(), password[:PASSWORD_MAX])
+        return None
+    if not password_matches(user, password):
+        return None
+    if user.active:
+        user.last_login_at = utcnow()
+    return user
 
 
 def delete_user(user: User) -> None:

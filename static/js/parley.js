@@ -1,0 +1,1 @@
+// Parley: progressive enhancements; every page works without this file.

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from webapp.accounts import authenticate, count_users, create_user, password_matches, set_password
+from webapp.auth import bp
+from webapp.auth.forms import LoginForm, PasswordForm, RegisterForm
+from webapp.errors import InvalidInput
+from webapp.extensions import db, limiter
+from webapp.security import safe_next_url
+
+
+def _username_key() -> str:
+    return "login:" + request.form.get("username", "").strip().lower()[:64]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+@limiter.limit("10 per minute", methods=["POST"], key_func=_username_key)
+def login():
+    next_url = safe_next_url(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("chat.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = authenticate(form.username.data, form.password.data)
+        if user is not None and not user.is_active:
+            error = "This account is disabled. Ask an admin of this site to enable it."
+        elif user is not None:
+            login_user(user, remember=form.remember.data)
+            db.session.commit()
+            return redirect(next_url or url_for("chat.index"), 303)
+        else:
+            error = "The username or password is wrong."
+    return render_template(
+        "auth/login.html", form=form, error=error, next_url=next_url, registration_open=_registration_open()
+    )
+
+
+def _registration_open() -> bool:
+    return current_app.config["PARLEY_REGISTRATION"] == "open" or count_users() == 0
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def register():
+    if not _registration_open():
+        abort(404)
+    if current_user.is_authenticated:
+        return redirect(url_for("chat.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        role = "admin" if count_users() == 0 else "user"
+        try:
+            user = create_user(form.username.data, form.password.data, role=role)
+        except InvalidInput as error:
+            getattr(form, error.field).errors.append(error.message)
+        else:
+            login_user(user)
+            db.session.commit()
+            if user.is_admin:
+                flash("Welcome! As the first account, you are this instance's admin.", "success")
+            return redirect(url_for("chat.index"), 303)
+    status = 422 if form.errors else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.get("/settings")
+@login_required
+def settings():
+    return render_template("auth/settings.html", password_form=PasswordForm())
+
+
+@bp.post("/settings/password")
+@login_required
+@limiter.limit("10 per hour")
+def change_password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        if password_matches(current_user, form.current_password.data):
+            set_password(current_user, form.password.data)
+            db.session.commit()
+            # The new session token signed every other session out; sign this
+            # one in again, keeping its "remember me" if it had one.
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+            login_user(current_user._get_current_object(), remember=remembered)
+            flash("Your password is changed. Other devices are signed out.", "success")
+            return redirect(url_for("auth.settings"), 303)
+        form.current_password.errors.append("That is not your current password.")
+    return render_template("auth/settings.html", password_form=form), 422

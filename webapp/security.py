@@ -1,0 +1,95 @@
+"""Who is signed in, where they may be sent, and the headers on every response."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, redirect, request, url_for
+from flask_login import LoginManager
+
+from webapp.extensions import db
+from webapp.models import User
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None.
+
+    Browsers read ``/\\host`` and ``\\\\host`` as ``//host``, and drop tabs and
+    newlines inside URLs, so all of those are refused along with any URL that
+    names a scheme or a host.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: the id is ``"<id>:<session token>"``.
+
+    A token that no longer matches (password changed, account disabled) ends
+    the session and any "remember me" cookie made with it.
+    """
+    number, _, token = user_id.partition(":")
+    if not number.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(number))
+    if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
+        return None
+    return user
+
+
+def unauthorized() -> Response:
+    """Anonymous request to a signed-in page: off to the sign-in form."""
+    next_path = request.full_path if request.query_string else request.path
+    login_url = url_for("auth.login", next=next_path)
+    if request.headers.get("HX-Request"):
+        return Response("Sign in to continue.", 401, {"HX-Redirect": login_url})
+    return redirect(login_url)
+
+
+def set_security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if current_app.config["PARLEY_SECURE_COOKIES"]:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+def init_app(app: Flask, login_manager: LoginManager) -> None:
+    secure = app.config["PARLEY_SECURE_COOKIES"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),
+    )
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
+    app.after_request(set_security_headers)
