@@ -26,6 +26,7 @@ from webapp.models import (
     User,
     utcnow,
 )
+from webapp.rendering import render_markdown
 from webapp.pagination import (
     Page,
     check_limit,
@@ -197,6 +198,8 @@ def append_message(
         position=position,
         role=role,
         content=content,
+        # Rendered once, here, rather than on every page view.
+        html=render_markdown(content) if role == "assistant" and status == "complete" else None,
         tool_calls=tool_calls,
         status=status,
         created_at=now,
@@ -226,3 +229,26 @@ def _set_loaded(conversation: Conversation, **values: Any) -> None:
     for name, value in values.items():
         set_committed_value(conversation, name, value)
 
+
+
+TITLE_FROM_MESSAGE_LENGTH = 60
+
+
+def title_from_message(content: str) -> str:
+    """A thread's title until someone renames it: the first line of its first
+    message, cut at a word boundary near 60 characters."""
+    line = next((line.strip() for line in content.splitlines() if line.strip()), "")
+    line = " ".join(line.split())
+    if len(line) <= TITLE_FROM_MESSAGE_LENGTH:
+        return line
+    cut = line.rfind(" ", 0, TITLE_FROM_MESSAGE_LENGTH + 1)
+    if cut < TITLE_FROM_MESSAGE_LENGTH // 2:
+        cut = TITLE_FROM_MESSAGE_LENGTH
+    return line[:cut].rstrip(" ,.;:-") + "…"
+
+
+def start_conversation(user: User, content: str) -> tuple[Conversation, Message]:
+    """A new thread whose first message is ``content`` and whose title comes from it."""
+    check_message("user", content)
+    conversation = create_conversation(user, title_from_message(content))
+    return conversation, append_message(conversation, "user", content)

@@ -1,1 +1,56 @@
-// Parley: progressive enhancements; every page works without this file.
+// Parley: small enhancements on top of server-rendered pages. Every page
+// works without this file; with it, the composer behaves like a chat box.
+(function () {
+  "use strict";
+
+  // The sidebar groups threads by day in the reader's own time zone.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone) document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+  } catch (e) { /* the server falls back to UTC */ }
+
+  function checkComposer(textarea) {
+    var limit = parseInt(textarea.dataset.maxLength, 10);
+    var text = textarea.value;
+    var message = "";
+    if (!text.trim()) {
+      message = "Write a message before sending.";
+    } else if (text.length > limit) {
+      message = "A message can be at most " + limit.toLocaleString("en") + " characters; this one has " +
+        text.length.toLocaleString("en") + ".";
+    }
+    textarea.setCustomValidity(message);
+    return message;
+  }
+
+  function initComposer(textarea) {
+    if (textarea.dataset.ready) return;
+    textarea.dataset.ready = "1";
+    checkComposer(textarea);
+    textarea.addEventListener("input", function () { checkComposer(textarea); });
+    textarea.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+      event.preventDefault();
+      if (checkComposer(textarea)) {
+        textarea.reportValidity();
+        return;
+      }
+      var button = textarea.form.querySelector("button[type=submit]");
+      if (!button || !button.disabled) textarea.form.requestSubmit(button);
+    });
+  }
+
+  function init(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    if (scope.matches && scope.matches("textarea[data-max-length]")) initComposer(scope);
+    scope.querySelectorAll("textarea[data-max-length]").forEach(initComposer);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:after:swap", function () { init(document); });
+
+  // Escape closes the phone drawer (opened by the #sidebar link, CSS :target).
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && location.hash === "#sidebar") location.hash = "#main";
+  });
+})();

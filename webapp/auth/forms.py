@@ -1,21 +1,9 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, ValidationError
+from wtforms.validators import DataRequired, EqualTo
 
 from webapp.accounts import PASSWORD_MAX, USERNAME_MAX, check_password, check_username
-from webapp.errors import InvalidInput
-
-
-def _rule(check):
-    """Turn one of the account rules into a WTForms validator."""
-
-    def validate(form, field):
-        try:
-            check(field.data or "")
-        except InvalidInput as error:
-            raise ValidationError(error.message) from None
-
-    return validate
+from webapp.forms import rule
 
 
 class LoginForm(FlaskForm):
@@ -35,13 +23,13 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     username = StringField(
         "Username",
-        validators=[DataRequired("Choose a username."), _rule(check_username)],
+        validators=[DataRequired("Choose a username."), rule(check_username)],
         render_kw={"maxlength": USERNAME_MAX, "autocomplete": "username"},
         description="3 to 32 letters, digits, dots, dashes or underscores.",
     )
     password = PasswordField(
         "Password",
-        validators=[DataRequired("Choose a password."), _rule(check_password)],
+        validators=[DataRequired("Choose a password."), rule(check_password)],
         render_kw={"autocomplete": "new-password", "maxlength": PASSWORD_MAX},
         description="At least 10 characters.",
     )
@@ -60,7 +48,7 @@ class PasswordForm(FlaskForm):
     )
     password = PasswordField(
         "New password",
-        validators=[DataRequired("Choose a new password."), _rule(check_password)],
+        validators=[DataRequired("Choose a new password."), rule(check_password)],
         render_kw={"autocomplete": "new-password", "maxlength": PASSWORD_MAX},
         description="At least 10 characters. Your other devices will be signed out.",
     )

@@ -1,10 +1,180 @@
-from flask import render_template
-from flask_login import login_required
+"""The chat pages. Each view answers a plain request with a full page (or a
+303 after a POST) and an htmx request with the partial it swaps, so every
+action works with JavaScript off and is instant with it on."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from flask import redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from webapp.chat import bp
+from webapp.chat.forms import DeleteForm, MessageForm, TitleForm
+from webapp.chat.sidebar import grouped
+from webapp.conversations import (
+    append_message,
+    delete_conversation,
+    get_conversation,
+    list_conversations,
+    list_messages,
+    rename_conversation,
+    start_conversation,
+)
+from webapp.extensions import db
+from webapp.models import Conversation
+from webapp.pagination import decode_activity_cursor
+
+SIDEBAR_PAGE = 50
+MESSAGES_PAGE = 50
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every chat page is for a signed-in user."""
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def sidebar_context(current: Conversation | None = None, cursor: str | None = None) -> dict:
+    page = list_conversations(current_user, cursor, limit=SIDEBAR_PAGE)
+    after = decode_activity_cursor(cursor)[0] if cursor else None
+    return {
+        "threads": page,
+        "thread_groups": grouped(page.items, after=after),
+        "current_id": current.id if current else None,
+    }
+
+
+def render_page(conversation: Conversation | None = None, *, before: str | None = None,
+                sidebar_cursor: str | None = None, form: MessageForm | None = None,
+                rename_form: TitleForm | None = None, status: int = 200):
+    """The whole chat page: the sidebar, and the new-chat pane or a thread."""
+    messages = list_messages(conversation, before=before, limit=MESSAGES_PAGE) if conversation else None
+    return render_template(
+        "chat/page.html",
+        conversation=conversation,
+        messages=messages,
+        form=form or MessageForm(formdata=None),
+        rename_form=rename_form,
+        **sidebar_context(conversation, sidebar_cursor),
+    ), status
+
+
+def render_sidebar_update(current: Conversation | None = None) -> str:
+    """The first page of the sidebar, swapped out of band after any activity."""
+    return render_template("chat/_sidebar_oob.html", **sidebar_context(current))
+
+
+def render_composer_error(form: MessageForm, conversation: Conversation | None):
+    if is_htmx():
+        return render_template("chat/_composer.html", form=form, conversation=conversation), 422
+    return render_page(conversation, form=form, status=422)
 
 
 @bp.get("/")
-@login_required
 def index():
-    return render_template("chat/index.html")
+    return render_page()
+
+
+@bp.get("/sidebar")
+def sidebar():
+    cursor = request.args.get("cursor") or None
+    if is_htmx():
+        return render_template("chat/_thread_groups.html", **sidebar_context(cursor=cursor))
+    return render_page(sidebar_cursor=cursor)
+
+
+@bp.post("/c")
+def create():
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return render_composer_error(form, None)
+    conversation, _ = start_conversation(current_user, form.content.data)
+    db.session.commit()
+    url = url_for(".thread", conversation_id=conversation.id)
+    if not is_htmx():
+        return redirect(url, 303)
+    pane = render_template(
+        "chat/_pane.html",
+        conversation=conversation,
+        messages=list_messages(conversation, limit=MESSAGES_PAGE),
+        form=MessageForm(formdata=None),
+    )
+    return pane + render_sidebar_update(conversation), 200, {"HX-Push-Url": url}
+
+
+@bp.get("/c/<uuid:conversation_id>")
+def thread(conversation_id: uuid.UUID):
+    return render_page(get_conversation(current_user, conversation_id))
+
+
+@bp.get("/c/<uuid:conversation_id>/messages")
+def messages(conversation_id: uuid.UUID):
+    conversation = get_conversation(current_user, conversation_id)
+    before = request.args.get("before") or None
+    if not is_htmx():
+        return render_page(conversation, before=before)
+    page = list_messages(conversation, before=before, limit=MESSAGES_PAGE)
+    return render_template("chat/_messages.html", conversation=conversation, messages=page)
+
+
+@bp.post("/c/<uuid:conversation_id>/messages")
+def post_message(conversation_id: uuid.UUID):
+    conversation = get_conversation(current_user, conversation_id)
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return render_composer_error(form, conversation)
+    message = append_message(conversation, "user", form.content.data)
+    db.session.commit()
+    if not is_htmx():
+        return redirect(url_for(".thread", conversation_id=conversation.id), 303)
+    return (
+        render_template("chat/_message.html", message=message)
+        + render_template("chat/_composer.html", form=MessageForm(formdata=None), conversation=conversation, oob=True)
+        + render_sidebar_update(conversation)
+    )
+
+
+@bp.post("/c/<uuid:conversation_id>/title")
+def rename(conversation_id: uuid.UUID):
+    conversation = get_conversation(current_user, conversation_id)
+    form = TitleForm()
+    if not form.validate_on_submit():
+        if is_htmx():
+            message = " ".join(form.errors.get("title", ["The title could not be saved."]))
+            return render_template("errors/_notice.html", title="Not renamed", message=message), 422
+        return render_page(conversation, rename_form=form, status=422)
+    rename_conversation(conversation, form.title.data)
+    db.session.commit()
+    if not is_htmx():
+        return redirect(url_for(".thread", conversation_id=conversation.id), 303)
+    showing = _showing(conversation)
+    return (
+        render_template("chat/_pane_header.html", conversation=conversation, oob=True)
+        + render_sidebar_update(conversation if showing else None)
+    )
+
+
+@bp.post("/c/<uuid:conversation_id>/delete")
+def delete(conversation_id: uuid.UUID):
+    conversation = get_conversation(current_user, conversation_id)
+    DeleteForm().validate_on_submit()  # the CSRF check has run already; nothing else to check
+    showing = _showing(conversation)
+    delete_conversation(conversation)
+    db.session.commit()
+    if not is_htmx():
+        return redirect(url_for(".index"), 303)
+    if showing:
+        return "", 200, {"HX-Redirect": url_for(".index")}
+    return render_sidebar_update() + render_template("chat/_deleted_notice.html")
+
+
+def _showing(conversation: Conversation) -> bool:
+    """Whether the page that sent this htmx request shows this thread."""
+    page = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    return page == url_for(".thread", conversation_id=conversation.id)

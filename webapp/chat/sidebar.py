@@ -1,0 +1,53 @@
+"""The sidebar's grouping of threads by when they were last active."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import request
+
+GROUPS = ("Today", "Yesterday", "Previous 7 days", "Previous 30 days", "Older")
+
+
+def viewer_timezone() -> tzinfo:
+    """The browser's time zone, which parley.js keeps in the ``tz`` cookie; UTC without it."""
+    name = request.cookies.get("tz", "")
+    if name and len(name) < 64:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return timezone.utc
+
+
+def group_of(when: datetime, today: date, tz: tzinfo) -> str:
+    days = (today - when.astimezone(tz).date()).days
+    if days <= 0:
+        return GROUPS[0]
+    if days == 1:
+        return GROUPS[1]
+    if days <= 7:
+        return GROUPS[2]
+    if days <= 30:
+        return GROUPS[3]
+    return GROUPS[4]
+
+
+def grouped(conversations, after: datetime | None = None):
+    """``[(label, [conversation, …]), …]`` in order; ``label`` is None for a
+    run that continues the group of ``after`` (the last item of the page before)."""
+    tz = viewer_timezone()
+    today = datetime.now(tz).date()
+    current = group_of(after, today, tz) if after else None
+    groups: list[tuple[str | None, list]] = []
+    for conversation in conversations:
+        label = group_of(conversation.updated_at, today, tz)
+        if label == current and groups:
+            groups[-1][1].append(conversation)
+        elif label == current:  # carries on the last group of the page before
+            groups.append((None, [conversation]))
+        else:
+            groups.append((label, [conversation]))
+        current = label
+    return groups
