@@ -63,6 +63,7 @@ def make_app(database_url: str, tmp_path):
             "SQLALCHEMY_DATABASE_URI": database_url,
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
+            "PARLEY_DEMO_PACE_MS": 0,
         }
         settings.update(config)
         app = create_app(settings)
@@ -71,6 +72,9 @@ def make_app(database_url: str, tmp_path):
         return app
 
     yield make
+    from webapp.assistant.replies import wait_for_background_replies
+
+    wait_for_background_replies()
     for app in apps:
         with app.app_context():
             db.session.remove()

@@ -46,6 +46,15 @@ def _text(name: str, value: str) -> str:
     return value.strip()
 
 
+def _int_between(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, value: str) -> int:
+        if not value.strip().isdigit() or not low <= int(value) <= high:
+            raise ConfigError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
+        return int(value)
+
+    return parse
+
+
 def _storage_uri(name: str, value: str) -> str:
     scheme = urlsplit(value).scheme
     if scheme not in ("memory", "redis", "rediss", "redis+unix"):
@@ -73,6 +82,9 @@ SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARLEY_LLM_BASE_URL": ("PARLEY_LLM_BASE_URL", _http_url),
     "PARLEY_LLM_API_KEY": ("PARLEY_LLM_API_KEY", _text),
     "PARLEY_LLM_MODEL": ("PARLEY_LLM_MODEL", _text),
+    "PARLEY_LLM_TIMEOUT": ("PARLEY_LLM_TIMEOUT", _int_between(1, 600)),
+    "PARLEY_LLM_HISTORY_CHARS": ("PARLEY_LLM_HISTORY_CHARS", _int_between(1_000, 10_000_000)),
+    "PARLEY_DEMO_PACE_MS": ("PARLEY_DEMO_PACE_MS", _int_between(0, 5_000)),
     "PARLEY_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", _storage_uri),
     "PARLEY_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _flag),
     "PARLEY_SECURE_COOKIES": ("PARLEY_SECURE_COOKIES", _flag),
@@ -83,6 +95,9 @@ DEFAULTS: dict[str, object] = {
     "PARLEY_LLM_BASE_URL": None,
     "PARLEY_LLM_API_KEY": None,
     "PARLEY_LLM_MODEL": None,
+    "PARLEY_LLM_TIMEOUT": 30,
+    "PARLEY_LLM_HISTORY_CHARS": 24_000,
+    "PARLEY_DEMO_PACE_MS": 40,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_HEADERS_ENABLED": True,

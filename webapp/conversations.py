@@ -149,6 +149,16 @@ def list_conversations(user: User, cursor: str | None = None, limit: int = 50) -
     return activity_page(list(db.session.scalars(query)), limit)
 
 
+def get_message(conversation: Conversation, message_id: int) -> Message:
+    """A message of this conversation; any other id is not found."""
+    message = db.session.scalar(
+        select(Message).where(Message.id == message_id, Message.conversation_id == conversation.id)
+    )
+    if message is None:
+        raise NotFound("That message does not exist.")
+    return message
+
+
 def list_messages(conversation: Conversation, before: str | None = None, limit: int = 50) -> Page[Message]:
     """The latest ``limit`` messages before the cursor, oldest first.
 

@@ -170,8 +170,16 @@ class Message(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="complete")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Which worker is writing this reply, and until when its claim holds:
+    # one generation per message, across any number of app instances.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in ("complete", "stopped", "error")
 
     def __repr__(self) -> str:
         return f"<Message {self.id} #{self.position} {self.role}>"

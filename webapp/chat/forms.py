@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
+from wtforms.validators import Length
 
 from webapp.conversations import check_message, clean_title
 from webapp.forms import rule
@@ -15,3 +16,11 @@ class TitleForm(FlaskForm):
 
 class DeleteForm(FlaskForm):
     """No fields: the CSRF token is what it checks."""
+
+
+class SettingsForm(FlaskForm):
+    model = StringField("Model", validators=[Length(max=200, message="A model name has at most 200 characters.")])
+    system_prompt = TextAreaField(
+        "System prompt",
+        validators=[Length(max=16_000, message="The system prompt can be at most 16,000 characters.")],
+    )

@@ -7,23 +7,34 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlsplit
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp.assistant import provider_for
+from webapp.assistant.replies import (
+    ACTIVE,
+    generate,
+    generate_in_background,
+    reset_for_regeneration,
+    start_reply,
+    stop,
+)
 from webapp.chat import bp
-from webapp.chat.forms import DeleteForm, MessageForm, TitleForm
+from webapp.chat.forms import DeleteForm, MessageForm, SettingsForm, TitleForm
 from webapp.chat.sidebar import grouped
+from webapp.chat.streaming import reply_stream
 from webapp.conversations import (
     append_message,
     delete_conversation,
     get_conversation,
+    get_message,
     list_conversations,
     list_messages,
     rename_conversation,
     start_conversation,
 )
 from webapp.extensions import db
-from webapp.models import Conversation
+from webapp.models import Conversation, Message
 from webapp.pagination import decode_activity_cursor
 
 SIDEBAR_PAGE = 50
@@ -59,8 +70,10 @@ def render_page(conversation: Conversation | None = None, *, before: str | None 
         "chat/page.html",
         conversation=conversation,
         messages=messages,
+        replying=bool(messages and messages.items and messages.items[-1].status in ACTIVE),
         form=form or MessageForm(formdata=None),
         rename_form=rename_form,
+        assistant=provider_for(current_app),
         **sidebar_context(conversation, sidebar_cursor),
     ), status
 
@@ -95,15 +108,18 @@ def create():
     if not form.validate_on_submit():
         return render_composer_error(form, None)
     conversation, _ = start_conversation(current_user, form.content.data)
+    reply = start_reply(conversation)
     db.session.commit()
     url = url_for(".thread", conversation_id=conversation.id)
-    if not is_htmx():
+    if not write_reply(reply):
         return redirect(url, 303)
     pane = render_template(
         "chat/_pane.html",
         conversation=conversation,
         messages=list_messages(conversation, limit=MESSAGES_PAGE),
+        replying=True,
         form=MessageForm(formdata=None),
+        assistant=provider_for(current_app),
     )
     return pane + render_sidebar_update(conversation), 200, {"HX-Push-Url": url}
 
@@ -130,12 +146,17 @@ def post_message(conversation_id: uuid.UUID):
     if not form.validate_on_submit():
         return render_composer_error(form, conversation)
     message = append_message(conversation, "user", form.content.data)
+    reply = start_reply(conversation)
     db.session.commit()
-    if not is_htmx():
+    if not write_reply(reply):
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
     return (
-        render_template("chat/_message.html", message=message)
-        + render_template("chat/_composer.html", form=MessageForm(formdata=None), conversation=conversation, oob=True)
+        render_template("chat/_message.html", message=message, conversation=conversation)
+        + render_template("chat/_message.html", message=reply, conversation=conversation)
+        + render_template(
+            "chat/_composer.html", form=MessageForm(formdata=None), conversation=conversation,
+            replying=True, oob=True,
+        )
         + render_sidebar_update(conversation)
     )
 
@@ -146,8 +167,7 @@ def rename(conversation_id: uuid.UUID):
     form = TitleForm()
     if not form.validate_on_submit():
         if is_htmx():
-            message = " ".join(form.errors.get("title", ["The title could not be saved."]))
-            return render_template("errors/_notice.html", title="Not renamed", message=message), 422
+            return render_error_notice("Not renamed", " ".join(form.errors["title"]))
         return render_page(conversation, rename_form=form, status=422)
     rename_conversation(conversation, form.title.data)
     db.session.commit()
@@ -171,7 +191,70 @@ def delete(conversation_id: uuid.UUID):
         return redirect(url_for(".index"), 303)
     if showing:
         return "", 200, {"HX-Redirect": url_for(".index")}
-    return render_sidebar_update() + render_template("chat/_deleted_notice.html")
+    return render_sidebar_update() + render_template("chat/_notice_oob.html", message="The chat is deleted.")
+
+
+@bp.get("/c/<uuid:conversation_id>/messages/<int:message_id>/stream")
+def stream(conversation_id: uuid.UUID, message_id: int):
+    conversation = get_conversation(current_user, conversation_id)
+    return reply_stream(conversation, get_message(conversation, message_id))
+
+
+@bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/stop")
+def stop_reply(conversation_id: uuid.UUID, message_id: int):
+    conversation = get_conversation(current_user, conversation_id)
+    message = get_message(conversation, message_id)
+    DeleteForm().validate_on_submit()  # button only: the CSRF check has run
+    stop(message)
+    if not is_htmx():
+        return redirect(url_for(".thread", conversation_id=conversation.id), 303)
+    return render_template("chat/_reply_final.html", message=message, conversation=conversation, oob=False)
+
+
+@bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/regenerate")
+def regenerate(conversation_id: uuid.UUID, message_id: int):
+    conversation = get_conversation(current_user, conversation_id)
+    message = reset_for_regeneration(conversation, get_message(conversation, message_id))
+    db.session.commit()
+    if not write_reply(message):
+        return redirect(url_for(".thread", conversation_id=conversation.id), 303)
+    return render_template("chat/_message.html", message=message, conversation=conversation) + render_template(
+        "chat/_send_button.html", replying=True, oob=True
+    )
+
+
+@bp.post("/c/<uuid:conversation_id>/settings")
+def settings(conversation_id: uuid.UUID):
+    conversation = get_conversation(current_user, conversation_id)
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        message = " ".join(error for errors in form.errors.values() for error in errors)
+        return render_error_notice("Not saved", message)
+    conversation.model = form.model.data.strip() or None
+    conversation.system_prompt = form.system_prompt.data.strip() or None
+    db.session.commit()
+    if not is_htmx():
+        return redirect(url_for(".thread", conversation_id=conversation.id), 303)
+    return render_template("chat/_notice_oob.html", message="Chat settings saved.")
+
+
+def write_reply(reply: Message) -> bool:
+    """Start writing the reply. For htmx, in the background while the page
+    streams it (True); without JavaScript, right here before the redirect
+    (False), so the reloaded page shows it whole."""
+    if is_htmx():
+        generate_in_background(current_app._get_current_object(), reply.id)
+        return True
+    generate(reply.id)
+    return False
+
+
+def render_error_notice(title: str, message: str):
+    if is_htmx():
+        return render_template("errors/_notice.html", title=title, message=message), 422
+    from webapp.error_pages import render_error
+
+    return render_error(422, message)
 
 
 def _showing(conversation: Conversation) -> bool:

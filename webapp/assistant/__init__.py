@@ -1,0 +1,63 @@
+"""Reply providers: given a thread's history, yield the assistant's reply as
+text chunks. ``demo`` is built in and offline; ``openai`` talks to any
+OpenAI-compatible Chat Completions server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from flask import Flask
+
+
+class ProviderError(Exception):
+    """The model could not answer; ``message`` says what a person can do."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class ReplyRequest:
+    history: list[dict[str, str]]  # oldest first: {"role": …, "content": …}
+    model: str | None = None
+    system_prompt: str | None = None
+    # Set when someone presses Stop; a provider that waits should wake for it.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class Provider(Protocol):
+    name: str
+    default_model: str | None
+
+    def stream(self, request: ReplyRequest) -> Iterator[str]: ...
+
+    def list_models(self) -> list[str]: ...
+
+
+def provider_for(app: Flask) -> Provider:
+    """The demo assistant unless a model server is configured; one per app,
+    so its HTTP connections are reused."""
+    provider = app.extensions.get("parley.provider")
+    if provider is None:
+        provider = app.extensions["parley.provider"] = _make_provider(app)
+    return provider
+
+
+def _make_provider(app: Flask) -> Provider:
+    config = app.config
+    if config.get("PARLEY_LLM_BASE_URL"):
+        from webapp.assistant.openai_compatible import OpenAICompatibleProvider
+
+        return OpenAICompatibleProvider(
+            base_url=config["PARLEY_LLM_BASE_URL"],
+            api_key=config.get("PARLEY_LLM_API_KEY"),
+            default_model=config.get("PARLEY_LLM_MODEL"),
+            timeout=config["PARLEY_LLM_TIMEOUT"],
+        )
+    from webapp.assistant.demo import DemoProvider
+
+    return DemoProvider(pace=config["PARLEY_DEMO_PACE_MS"] / 1000)

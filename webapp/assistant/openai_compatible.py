@@ -1,0 +1,102 @@
+"""Any OpenAI-compatible Chat Completions server, through the official SDK:
+OpenAI, Ollama, vLLM, llama.cpp's server, LM Studio."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import threading
+import time
+
+import openai
+
+from webapp.assistant import ProviderError, ReplyRequest
+
+CONNECT_TIMEOUT = 5.0
+MODELS_TTL = 300.0  # seconds to keep the server's list of models
+
+
+class OpenAICompatibleProvider:
+    name = "openai"
+
+    def __init__(self, base_url: str, api_key: str | None, default_model: str | None, timeout: int):
+        self.base_url = base_url
+        self.default_model = default_model
+        self.timeout = timeout
+        self.client = openai.OpenAI(
+            base_url=base_url,
+            # Local servers take no key, but the SDK insists on one.
+            api_key=api_key or "not-needed",
+            timeout=openai.Timeout(float(timeout), connect=CONNECT_TIMEOUT),
+            max_retries=0,
+        )
+        self._models: tuple[float, list[str]] = (0.0, [])
+        self._models_lock = threading.Lock()
+
+    def _messages(self, request: ReplyRequest) -> list[dict[str, str]]:
+        messages = [{"role": m["role"], "content": m["content"]} for m in request.history]
+        if request.system_prompt:
+            messages.insert(0, {"role": "system", "content": request.system_prompt})
+        return messages
+
+    def stream(self, request: ReplyRequest) -> Iterator[str]:
+        model = request.model or self.default_model
+        if not model:
+            raise ProviderError(
+                "No model is chosen for this chat. Pick one in the chat's settings, "
+                "or set PARLEY_LLM_MODEL for the server."
+            )
+        try:
+            stream = self.client.chat.completions.create(
+                model=model, messages=self._messages(request), stream=True
+            )
+            with stream:
+                for chunk in stream:
+                    if request.stop.is_set():
+                        return
+                    for choice in chunk.choices or ():
+                        text = choice.delta.content if choice.delta else None
+                        if text:
+                            yield text
+        except openai.APITimeoutError:
+            raise ProviderError(
+                f"The model server at {self.base_url} did not answer within {self.timeout} s."
+            ) from None
+        except openai.APIConnectionError:
+            raise ProviderError(
+                f"Could not reach the model server at {self.base_url}. Is it running?"
+            ) from None
+        except openai.APIStatusError as error:
+            raise ProviderError(
+                f"The model server at {self.base_url} refused the request "
+                f"({error.status_code}): {_detail(error)}"
+            ) from None
+        except (openai.APIError, ValueError, TypeError, AttributeError, KeyError):
+            raise ProviderError(
+                f"The model server at {self.base_url} sent a reply Parley could not read."
+            ) from None
+
+    def list_models(self) -> list[str]:
+        """The server's models, if it lists them (kept for a few minutes);
+        an empty list otherwise."""
+        with self._models_lock:
+            fetched_at, models = self._models
+            if time.monotonic() - fetched_at < MODELS_TTL:
+                return models
+            try:
+                models = sorted(model.id for model in self.client.with_options(timeout=3.0).models.list())
+            except (openai.APIError, ValueError, TypeError, AttributeError):
+                models = []
+            self._models = (time.monotonic(), models)
+            return models
+
+
+def _detail(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+        if isinstance(inner, str):
+            return inner[:300]
+    return (error.message or "no details")[:300]
