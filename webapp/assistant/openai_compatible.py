@@ -50,6 +50,7 @@ class OpenAICompatibleProvider:
             stream = self.client.chat.completions.create(
                 model=model, messages=self._messages(request), stream=True
             )
+            finished = False
             with stream:
                 for chunk in stream:
                     if request.stop.is_set():
@@ -58,6 +59,10 @@ class OpenAICompatibleProvider:
                         text = choice.delta.content if choice.delta else None
                         if text:
                             yield text
+                        finished = finished or bool(choice.finish_reason)
+            if not finished:
+                # The connection closed before the model said it was done.
+                raise ProviderError(f"The model server at {self.base_url} stopped in the middle of the reply.")
         except openai.APITimeoutError:
             raise ProviderError(
                 f"The model server at {self.base_url} did not answer within {self.timeout} s."

@@ -1,0 +1,472 @@
+"""Assistant replies: written by a worker, streamed over SSE, never lost."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.conftest import PASSWORD
+from tests.fake_llm import FakeLLM
+from webapp.assistant import ReplyRequest
+from webapp.assistant.replies import (
+    _claim,
+    generate,
+    generate_in_background,
+    history_for,
+    wait_for_background_replies,
+)
+from webapp.conversations import append_message, create_conversation
+from webapp.extensions import db
+from webapp.models import Conversation, Message, User
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def fake_llm():
+    server = FakeLLM().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm_app(make_app, fake_llm, client_for):
+    app = make_app(PARLEY_LLM_BASE_URL=fake_llm.base_url, PARLEY_LLM_MODEL="fake-small", PARLEY_LLM_TIMEOUT=2)
+    client_for(app)
+    return app
+
+
+def signed_in_client(app, username="alice"):
+    from webapp.accounts import create_user
+
+    with app.app_context():
+        create_user(username, PASSWORD)
+        db.session.commit()
+    client = app.test_client()
+    client.post("/login", data={"username": username, "password": PASSWORD})
+    return client
+
+
+def new_thread(client, text="Hello model") -> uuid.UUID:
+    response = client.post("/c", data={"content": text})
+    assert response.status_code == 303, response.text
+    return uuid.UUID(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def reply_of(app, thread) -> Message:
+    with app.app_context():
+        message = db.session.scalars(
+            select(Message).where(Message.conversation_id == thread).order_by(Message.position.desc())
+        ).first()
+        db.session.expunge(message)
+        return message
+
+
+def wait_until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def sse_events(text: str) -> list[tuple[str | None, str]]:
+    events = []
+    for block in text.split("\n\n"):
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        if not lines:
+            continue
+        name = next((line[7:] for line in lines if line.startswith("event: ")), None)
+        data = "\n".join(line[6:] for line in lines if line.startswith("data: "))
+        events.append((name, data))
+    return events
+
+
+# --- the demo assistant --------------------------------------------------------------
+
+
+def test_demo_reply_is_written_before_the_redirect_without_javascript(app, client, auth, make_user):
+    make_user("alice")
+    auth.login()
+    thread = new_thread(client, "What is **this**?")
+    reply = reply_of(app, thread)
+    assert (reply.role, reply.status) == ("assistant", "complete")
+    assert "demo assistant" in reply.content
+    assert "What is **this**?" in reply.content
+    assert "<pre>" in reply.html
+    page = client.get(f"/c/{thread}").text
+    assert "demo assistant</strong>" in page
+    assert 'id="send-button" type="submit" class="button primary">' in page  # enabled
+
+
+def test_demo_reply_over_htmx_streams_in_the_background(app, client, auth, make_user):
+    make_user("alice")
+    auth.login()
+    thread = new_thread(client)
+    response = client.post(f"/c/{thread}/messages", data={"content": "again"}, headers=HTMX)
+    assert response.status_code == 200
+    pending = re.search(r'id="message-(\d+)" class="message assistant live"', response.text)
+    assert pending, "the post answers with a placeholder for the reply"
+    assert "hx-sse:connect=" in response.text
+    assert re.search(r'id="send-button"[^>]* disabled', response.text)
+    wait_for_background_replies()
+    reply = reply_of(app, thread)
+    assert reply.status == "complete" and "again" in reply.content
+
+
+def test_new_chat_page_says_the_assistant_is_a_demo(client, auth, make_user):
+    make_user("alice")
+    auth.login()
+    assert "PARLEY_LLM_BASE_URL" in client.get("/").text
+
+
+# --- an OpenAI-compatible server ---------------------------------------------------------
+
+
+def test_openai_reply_streams_from_the_model_server(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread = new_thread(client, "Say hello")
+    reply = reply_of(llm_app, thread)
+    assert reply.status == "complete"
+    assert reply.content == "Hello from the **fake** model."
+    assert "<strong>fake</strong>" in reply.html
+    request = fake_llm.requests[-1]
+    assert request["model"] == "fake-small"
+    assert request["stream"] is True
+    assert request["messages"] == [{"role": "user", "content": "Say hello"}]
+
+
+def test_thread_settings_choose_the_model_and_system_prompt(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread = new_thread(client)
+    response = client.post(f"/c/{thread}/settings", data={"model": "fake-large", "system_prompt": "Be brief."})
+    assert response.status_code == 303
+    page = client.get(f"/c/{thread}").text
+    assert '<option value="fake-large">' in page  # the server's models are offered
+    client.post(f"/c/{thread}/messages", data={"content": "Again"})
+    request = fake_llm.requests[-1]
+    assert request["model"] == "fake-large"
+    assert request["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert [m["role"] for m in request["messages"]] == ["system", "user", "assistant", "user"]
+
+
+def test_history_is_cut_from_the_newest_backwards(ctx, user):
+    conversation = create_conversation(user)
+    for i in range(10):
+        append_message(conversation, "user", f"{i}" * 100)
+    reply = append_message(conversation, "assistant", "", status="pending")
+    history = history_for(reply, budget=350)
+    assert [m["content"][0] for m in history] == ["7", "8", "9"]
+    # The newest message always goes, even when it alone is over the budget.
+    assert len(history_for(reply, budget=10)) == 1
+
+
+def test_model_list_is_offered_and_kept_a_while(llm_app, fake_llm):
+    from webapp.assistant import provider_for
+
+    provider = provider_for(llm_app)
+    assert provider.list_models() == ["fake-large", "fake-small"]
+    fake_llm.behaviour.models = ["changed"]
+    assert provider.list_models() == ["fake-large", "fake-small"]
+
+
+# --- following a reply ----------------------------------------------------------------------
+
+
+def test_stream_of_a_finished_reply_sends_it_whole_then_done(llm_app):
+    client = signed_in_client(llm_app)
+    thread = new_thread(client)
+    reply = reply_of(llm_app, thread)
+    response = client.get(f"/c/{thread}/messages/{reply.id}/stream")
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    events = sse_events(response.get_data(as_text=True))
+    assert events[-1] == ("done", "")
+    final = events[-2][1]
+    assert f'<article id="message-{reply.id}" class="message assistant"' in final
+    assert 'hx-swap-oob="true"' in final
+    assert '<button id="send-button" type="submit" class="button primary" hx-swap-oob="true">' in final
+
+
+def start_slow_reply(app, client, fake_llm, delay=0.1):
+    thread = new_thread(client, "first")
+    fake_llm.behaviour.delay = delay
+    response = client.post(f"/c/{thread}/messages", data={"content": "slowly"}, headers=HTMX)
+    message_id = int(re.search(r'id="message-(\d+)" class="message assistant live"', response.text).group(1))
+    return thread, message_id
+
+
+def test_refresh_mid_reply_shows_what_arrived_and_keeps_streaming(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm)
+    time.sleep(0.35)  # a few tokens in
+    page = client.get(f"/c/{thread}").text
+    assert f'id="message-{message_id}-text"' in page and "hx-sse:connect" in page
+    events = sse_events(client.get(f"/c/{thread}/messages/{message_id}/stream").get_data(as_text=True))
+    # First what has arrived so far, replacing the text; then the rest; then the whole reply.
+    assert events[0][1].startswith(f'<div id="message-{message_id}-text" hx-swap-oob="innerHTML">Hello')
+    streamed = re.sub(r"<[^>]+>", "", "".join(data for name, data in events[:-2]))
+    assert streamed.replace("&lt;", "<") == "Hello from the **fake** model."
+    assert "<strong>fake</strong>" in events[-2][1]
+    assert events[-1][0] == "done"
+
+
+def test_two_readers_both_see_the_whole_reply(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.05)
+    results = []
+
+    def read():
+        reader = llm_app.test_client()
+        with client.session_transaction() as session:
+            cookie = dict(session)
+        with reader.session_transaction() as session:
+            session.update(cookie)
+        results.append(reader.get(f"/c/{thread}/messages/{message_id}/stream").get_data(as_text=True))
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(10)
+    assert len(results) == 2
+    for text in results:
+        assert "<strong>fake</strong>" in sse_events(text)[-2][1]
+    assert len([r for r in fake_llm.requests if r["messages"][-1]["content"] == "slowly"]) == 1
+
+
+def test_a_pending_reply_nobody_writes_is_taken_up_by_its_reader(llm_app, fake_llm):
+    """E.g. the instance that took the post went away before starting it."""
+    client = signed_in_client(llm_app)
+    thread = new_thread(client)
+    with llm_app.app_context():
+        conversation = db.session.get(Conversation, thread)
+        orphan = append_message(conversation, "assistant", "", status="pending")
+        db.session.commit()
+        orphan_id = orphan.id
+    events = sse_events(client.get(f"/c/{thread}/messages/{orphan_id}/stream").get_data(as_text=True))
+    assert "<strong>fake</strong>" in events[-2][1]
+    assert reply_of(llm_app, thread).status == "complete"
+
+
+def test_stream_of_another_users_reply_is_404(llm_app):
+    alice = signed_in_client(llm_app, "alice")
+    thread = new_thread(alice)
+    reply = reply_of(llm_app, thread)
+    bob = signed_in_client(llm_app, "bob")
+    assert bob.get(f"/c/{thread}/messages/{reply.id}/stream").status_code == 404
+    other = new_thread(bob)
+    assert bob.get(f"/c/{other}/messages/{reply.id}/stream").status_code == 404
+    assert bob.post(f"/c/{thread}/messages/{reply.id}/stop").status_code == 404
+    assert bob.post(f"/c/{thread}/messages/{reply.id}/regenerate").status_code == 404
+
+
+# --- only one generation per reply ----------------------------------------------------------------
+
+
+def test_claim_is_won_by_exactly_one_of_many(app, ctx, user):
+    conversation = create_conversation(user)
+    append_message(conversation, "user", "hi")
+    reply = append_message(conversation, "assistant", "", status="pending")
+    db.session.commit()
+    reply_id, wins, start = reply.id, [], threading.Barrier(6)
+
+    def contend(n):
+        with app.app_context():
+            start.wait()
+            if _claim(reply_id, f"worker-{n}"):
+                wins.append(n)
+
+    threads = [threading.Thread(target=contend, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 1
+
+
+def test_a_lapsed_claim_can_be_taken_over(app, ctx, user):
+    from datetime import timedelta
+
+    from webapp.models import utcnow
+
+    conversation = create_conversation(user)
+    append_message(conversation, "user", "hi")
+    reply = append_message(conversation, "assistant", "", status="pending")
+    db.session.commit()
+    assert _claim(reply.id, "first")
+    assert not _claim(reply.id, "second")
+    db.session.execute(update(Message).where(Message.id == reply.id).values(lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert _claim(reply.id, "second")
+
+
+# --- stop, regenerate, retry ------------------------------------------------------------------
+
+
+def test_stop_keeps_the_partial_reply(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.15)
+    wait_until(lambda: "Hello" in (reply_of(llm_app, thread).content or "") or _live_text(message_id))
+    started = time.monotonic()
+    response = client.post(f"/c/{thread}/messages/{message_id}/stop", headers=HTMX)
+    assert response.status_code == 200
+    assert "Stopped." in response.text
+    assert re.search(r'id="send-button"[^>]*hx-swap-oob="true"', response.text)
+    wait_for_background_replies()
+    assert time.monotonic() - started < 1.0
+    reply = reply_of(llm_app, thread)
+    assert reply.status == "stopped"
+    assert reply.content.startswith("Hello") and reply.content != "Hello from the **fake** model."
+
+
+def _live_text(message_id):
+    from webapp.assistant.live import get_reply
+
+    live = get_reply(message_id)
+    return live.text if live else ""
+
+
+def test_stop_from_another_instance_ends_the_worker(llm_app, fake_llm, monkeypatch):
+    """The stop lands where the reply is not being written: the database carries it."""
+    import webapp.assistant.replies as replies
+
+    client = signed_in_client(llm_app)
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.1)
+    wait_until(lambda: _live_text(message_id))
+    worker = next(t for t in threading.enumerate() if t.name == f"reply-{message_id}")
+    monkeypatch.setattr(replies, "get_reply", lambda _id: None)  # this "instance" has no live reply
+    client.post(f"/c/{thread}/messages/{message_id}/stop")
+    stopped_at = time.monotonic()
+    worker.join(3)
+    assert not worker.is_alive()
+    assert time.monotonic() - stopped_at < 1.0
+    assert reply_of(llm_app, thread).status == "stopped"
+
+
+def test_regenerate_writes_the_last_reply_again(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread = new_thread(client)
+    reply = reply_of(llm_app, thread)
+    fake_llm.behaviour.tokens = ["Second", " answer"]
+    response = client.post(f"/c/{thread}/messages/{reply.id}/regenerate")
+    assert response.status_code == 303
+    again = reply_of(llm_app, thread)
+    assert (again.id, again.content, again.status) == (reply.id, "Second answer", "complete")
+    with llm_app.app_context():
+        assert db.session.get(Conversation, thread).message_count == 2
+
+
+def test_only_the_last_reply_can_be_regenerated(llm_app):
+    client = signed_in_client(llm_app)
+    thread = new_thread(client)
+    first_reply = reply_of(llm_app, thread)
+    client.post(f"/c/{thread}/messages", data={"content": "more"})
+    response = client.post(f"/c/{thread}/messages/{first_reply.id}/regenerate")
+    assert response.status_code == 422
+    assert "Only the last reply" in response.text
+
+
+def test_retry_after_an_error(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    fake_llm.behaviour.status = 500
+    thread = new_thread(client)
+    failed = reply_of(llm_app, thread)
+    assert failed.status == "error"
+    page = client.get(f"/c/{thread}").text
+    assert ">Retry</button>" in page
+    fake_llm.behaviour.status = 200
+    client.post(f"/c/{thread}/messages/{failed.id}/regenerate")
+    assert reply_of(llm_app, thread).status == "complete"
+
+
+# --- failures end in a visible, recoverable state ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda b: setattr(b, "status", 500), "refused the request (500): fake refusal 500"),
+        (lambda b: setattr(b, "status", 401), "refused the request (401)"),
+        (lambda b: setattr(b, "first_delay", 3), "did not answer within 2 s"),
+        (lambda b: setattr(b, "garbage", True), "sent a reply Parley could not read"),
+    ],
+    ids=["error-500", "unauthorised", "timeout", "garbage"],
+)
+def test_model_failures_keep_the_user_message_and_say_what_happened(llm_app, fake_llm, setup, message):
+    client = signed_in_client(llm_app)
+    setup(fake_llm.behaviour)
+    thread = new_thread(client, "Will this work?")
+    reply = reply_of(llm_app, thread)
+    assert reply.status == "error"
+    assert message in reply.error
+    assert fake_llm.base_url in reply.error
+    page = client.get(f"/c/{thread}")
+    assert page.status_code == 200
+    assert "Will this work?" in page.text
+    assert message.split(" (")[0] in page.text
+
+
+def test_failure_mid_stream_keeps_the_partial_reply(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    fake_llm.behaviour.cut_after = 3
+    thread = new_thread(client)
+    reply = reply_of(llm_app, thread)
+    assert reply.status == "error"
+    assert reply.content == "Hello from the"
+
+
+def test_model_server_down(make_app, client_for):
+    app = make_app(PARLEY_LLM_BASE_URL="http://127.0.0.1:9/v1", PARLEY_LLM_MODEL="m", PARLEY_LLM_TIMEOUT=2)
+    client_for(app)
+    client = signed_in_client(app)
+    thread = new_thread(client)
+    reply = reply_of(app, thread)
+    assert reply.status == "error"
+    assert "Could not reach the model server at http://127.0.0.1:9/v1" in reply.error
+
+
+def test_no_model_configured_says_how_to_choose_one(make_app, client_for, fake_llm):
+    app = make_app(PARLEY_LLM_BASE_URL=fake_llm.base_url)
+    client_for(app)
+    client = signed_in_client(app)
+    reply = reply_of(app, new_thread(client))
+    assert reply.status == "error" and "No model is chosen" in reply.error
+
+
+def test_a_crash_in_the_worker_ends_the_reply_with_an_error(app, ctx, user, monkeypatch):
+    import webapp.assistant.demo as demo
+
+    def explode(self, request: ReplyRequest):
+        yield "partial "
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(demo.DemoProvider, "stream", explode)
+    conversation = create_conversation(user)
+    append_message(conversation, "user", "hi")
+    reply = append_message(conversation, "assistant", "", status="pending")
+    db.session.commit()
+    generate(reply.id)
+    db.session.expire_all()
+    reply = db.session.get(Message, reply.id)
+    assert (reply.status, reply.content) == ("error", "partial ")
+    assert "Try again" in reply.error
+
+
+def test_reply_finishing_does_not_bump_activity(app, ctx, user):
+    conversation = create_conversation(user)
+    append_message(conversation, "user", "hi")
+    reply = append_message(conversation, "assistant", "", status="pending")
+    db.session.commit()
+    before = conversation.updated_at
+    generate_in_background(app, reply.id).join(5)
+    db.session.expire_all()
+    assert db.session.get(Conversation, conversation.id).updated_at == before
+    assert db.session.get(Message, reply.id).status == "complete"
+    assert db.session.get(User, user.id) is not None
