@@ -63,3 +63,20 @@ def test_secret_key_from_the_environment_wins(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "from-env")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
     assert app.config["SECRET_KEY"] == "from-env"
+
+
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(make_app):
+    from flask import request
+
+    app = make_app(PARLEY_PROXY_COUNT=1)
+
+    @app.get("/whoami")
+    def whoami():
+        return f"{request.remote_addr} {request.scheme}"
+
+    response = app.test_client().get(
+        "/whoami", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    )
+    assert response.text == "203.0.113.9 https"
+    plain = make_app().test_client()
+    assert plain.application.config["PARLEY_PROXY_COUNT"] == 0

@@ -31,6 +31,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(app.instance_path, exist_ok=True)
 
+    if app.config["PARLEY_PROXY_COUNT"]:
+        # Behind N reverse proxies: take the client's address and scheme from
+        # their X-Forwarded-* headers (rate limits key on that address).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PARLEY_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)

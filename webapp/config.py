@@ -88,6 +88,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARLEY_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", _storage_uri),
     "PARLEY_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _flag),
     "PARLEY_SECURE_COOKIES": ("PARLEY_SECURE_COOKIES", _flag),
+    "PARLEY_PROXY_COUNT": ("PARLEY_PROXY_COUNT", _int_between(0, 5)),
 }
 
 DEFAULTS: dict[str, object] = {
@@ -102,6 +103,7 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_HEADERS_ENABLED": True,
     "PARLEY_SECURE_COOKIES": False,
+    "PARLEY_PROXY_COUNT": 0,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     # A user message is at most 16,000 characters; a form post stays far below this.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
