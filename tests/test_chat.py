@@ -467,3 +467,22 @@ def test_thread_page_and_sidebar_run_a_fixed_number_of_queries(app, client, sign
 def test_title_from_message(content, title):
     assert title_from_message(content) == title
     assert len(title) <= 61
+
+
+# --- thread settings ----------------------------------------------------------------------------
+
+
+def test_thread_settings_are_saved_and_validated(app, client, signed_in, make_user, seed):
+    thread = make_thread(seed, signed_in)
+    response = client.post(f"/c/{thread}/settings", data={"model": "m" * 201, "system_prompt": ""})
+    assert response.status_code == 422
+    assert "at most 200 characters" in response.text
+    response = client.post(f"/c/{thread}/settings", data={"model": " llama3 ", "system_prompt": "Be kind."}, headers=HTMX)
+    assert response.status_code == 200
+    assert "Chat settings saved." in response.text
+    with app.app_context():
+        conversation = db.session.get(Conversation, thread)
+        assert (conversation.model, conversation.system_prompt) == ("llama3", "Be kind.")
+    bob = make_user("bob")
+    theirs = make_thread(seed, bob.id)
+    assert client.post(f"/c/{theirs}/settings", data={"model": "x"}).status_code == 404

@@ -14,10 +14,6 @@ class TitleForm(FlaskForm):
     title = StringField("Title", validators=[rule(lambda title: clean_title(title or ""))])
 
 
-class DeleteForm(FlaskForm):
-    """No fields: the CSRF token is what it checks."""
-
-
 class SettingsForm(FlaskForm):
     model = StringField("Model", validators=[Length(max=200, message="A model name has at most 200 characters.")])
     system_prompt = TextAreaField(

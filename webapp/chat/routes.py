@@ -20,7 +20,7 @@ from webapp.assistant.replies import (
     stop,
 )
 from webapp.chat import bp
-from webapp.chat.forms import DeleteForm, MessageForm, SettingsForm, TitleForm
+from webapp.chat.forms import MessageForm, SettingsForm, TitleForm
 from webapp.chat.sidebar import grouped
 from webapp.chat.streaming import reply_stream
 from webapp.conversations import (
@@ -33,6 +33,7 @@ from webapp.conversations import (
     rename_conversation,
     start_conversation,
 )
+from webapp.error_pages import render_error
 from webapp.extensions import db
 from webapp.models import Conversation, Message
 from webapp.pagination import decode_activity_cursor
@@ -183,7 +184,6 @@ def rename(conversation_id: uuid.UUID):
 @bp.post("/c/<uuid:conversation_id>/delete")
 def delete(conversation_id: uuid.UUID):
     conversation = get_conversation(current_user, conversation_id)
-    DeleteForm().validate_on_submit()  # the CSRF check has run already; nothing else to check
     showing = _showing(conversation)
     delete_conversation(conversation)
     db.session.commit()
@@ -204,7 +204,6 @@ def stream(conversation_id: uuid.UUID, message_id: int):
 def stop_reply(conversation_id: uuid.UUID, message_id: int):
     conversation = get_conversation(current_user, conversation_id)
     message = get_message(conversation, message_id)
-    DeleteForm().validate_on_submit()  # button only: the CSRF check has run
     stop(message)
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
@@ -252,8 +251,6 @@ def write_reply(reply: Message) -> bool:
 def render_error_notice(title: str, message: str):
     if is_htmx():
         return render_template("errors/_notice.html", title=title, message=message), 422
-    from webapp.error_pages import render_error
-
     return render_error(422, message)
 
 
