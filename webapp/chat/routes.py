@@ -37,6 +37,7 @@ from webapp.error_pages import render_error
 from webapp.extensions import db
 from webapp.models import Conversation, Message
 from webapp.pagination import decode_activity_cursor
+from webapp.search import search as search_threads
 
 SIDEBAR_PAGE = 50
 MESSAGES_PAGE = 50
@@ -101,6 +102,15 @@ def sidebar():
     if is_htmx():
         return render_template("chat/_thread_groups.html", **sidebar_context(cursor=cursor))
     return render_page(sidebar_cursor=cursor)
+
+
+@bp.get("/search")
+def search():
+    query = request.args.get("q", "").strip()
+    hits = search_threads(current_user, query) if query else []
+    if is_htmx():
+        return render_template("chat/_search_results.html", query=query, hits=hits)
+    return render_template("chat/search.html", query=query, hits=hits, **sidebar_context())
 
 
 @bp.post("/c")

@@ -1,0 +1,71 @@
+"""Search over one's own titles and messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.conversations import append_message, create_conversation
+from webapp.extensions import db
+from webapp.models import User
+from webapp.search import highlight, search
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def library(ctx, user, other_user):
+    trip = create_conversation(user, "Trip to Lisbon")
+    append_message(trip, "user", "Which tram goes to Belém? Also pastel de nata.")
+    code = create_conversation(user, "Python help")
+    append_message(code, "user", "How do I sort a list of dicts by KEY in Python?")
+    append_message(code, "assistant", "Use sorted(items, key=lambda d: d['key']). 100% safe_name")
+    secret = create_conversation(other_user, "Bob's Lisbon secrets")
+    append_message(secret, "user", "nata recipe")
+    db.session.commit()
+    return {"trip": trip, "code": code}
+
+
+def test_search_finds_titles_and_messages_of_the_user_only(library, user):
+    assert [hit.conversation.title for hit in search(user, "lisbon")] == ["Trip to Lisbon"]
+    hits = search(user, "nata")
+    assert [hit.conversation.title for hit in hits] == ["Trip to Lisbon"]
+    assert "<mark>nata</mark>" in hits[0].snippet
+
+
+def test_every_word_must_match_in_any_case(library, user):
+    assert [h.conversation.title for h in search(user, "SORT key")] == ["Python help"]
+    assert search(user, "sort lisbon") == []
+
+
+@pytest.mark.parametrize("query", ["100%", "safe_name", "_", "%"])
+def test_like_wildcards_match_themselves(library, user, query):
+    hits = search(user, query)
+    assert [h.conversation.title for h in hits] == ["Python help"]
+
+
+def test_empty_query_finds_nothing(library, user):
+    assert search(user, "   ") == []
+
+
+def test_snippet_is_escaped_and_marked():
+    snippet = highlight("x " * 100 + "<script>alert(1)</script> needle " + "y " * 100, ["needle"])
+    assert "&lt;script&gt;" in snippet
+    assert "<mark>needle</mark>" in snippet
+    assert snippet.startswith("…") and snippet.endswith("…")
+
+
+def test_search_page_and_partial(client, auth, make_user, app):
+    alice = make_user("alice")
+    with app.app_context():
+        conversation = create_conversation(db.session.get(User, alice.id), "<b>Bold</b> plans")
+        append_message(conversation, "user", "remember the <img src=x onerror=alert(1)> thing")
+        db.session.commit()
+    auth.login()
+    page = client.get("/search?q=remember")
+    assert page.status_code == 200
+    assert 'role="search"' in page.text
+    assert "<mark>remember</mark> the &lt;img src=x onerror=alert(1)&gt; thing" in page.text
+    assert "&lt;b&gt;Bold&lt;/b&gt; plans" in page.text
+    partial = client.get("/search?q=nothing-like-this", headers=HTMX)
+    assert partial.text.strip().startswith('<p class="search-empty">')
+    assert client.get("/search").status_code == 200
