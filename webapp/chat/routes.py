@@ -239,8 +239,8 @@ def settings(conversation_id: uuid.UUID):
     if not form.validate_on_submit():
         message = " ".join(error for errors in form.errors.values() for error in errors)
         return render_error_notice("Not saved", message)
-    conversation.model = form.model.data.strip() or None
-    conversation.system_prompt = form.system_prompt.data.strip() or None
+    conversation.model = (form.model.data or "").strip() or None
+    conversation.system_prompt = (form.system_prompt.data or "").strip() or None
     db.session.commit()
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
