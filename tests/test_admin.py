@@ -348,6 +348,8 @@ def test_promote_and_demote(app, admin, site):
     assert response.status_code == 200
     assert response.text.strip().startswith(f'<tr id="user-{site.bob}"')
     assert "Make admin" in response.text and "bob is no longer an admin." in response.text
+    # The pressed button was disabled during the request; focus goes back to it.
+    assert f'id="user-{site.bob}-role" autofocus>' in response.text
     assert audit_rows(app) == [
         ("set_role", "root", "bob", "user", "admin"),
         ("set_role", "root", "bob", "admin", "user"),

@@ -193,8 +193,10 @@ def account_or_404(user_id: int) -> User:
     return user
 
 
-def user_row(user: User, list_url: str) -> str:
-    return render_template("admin/_user_row.html", row=actions.account_row(user), list_url=list_url)
+def user_row(user: User, list_url: str, focus: str | None = None) -> str:
+    """The account's row; ``focus`` names the button to give keyboard focus
+    back to (the one pressed was disabled while its request ran)."""
+    return render_template("admin/_user_row.html", row=actions.account_row(user), list_url=list_url, focus=focus)
 
 
 @bp.get("/users")
@@ -219,7 +221,7 @@ def set_role(user_id: int):
     else:
         message = f"{user.username} is no longer an admin."
     list_url = back_to(form, url_for(".users"))
-    return done(message, form, list_url, user_row(user, list_url))
+    return done(message, form, list_url, user_row(user, list_url, focus="role"))
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -237,7 +239,7 @@ def set_active(user_id: int):
     else:
         message = f"{user.username} is disabled and signed out everywhere."
     list_url = back_to(form, url_for(".users"))
-    return done(message, form, list_url, user_row(user, list_url))
+    return done(message, form, list_url, user_row(user, list_url, focus="active"))
 
 
 @bp.get("/users/<int:user_id>/delete")
