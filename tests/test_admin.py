@@ -537,3 +537,23 @@ def test_admin_posts_need_the_csrf_token(make_app, client_for, site_factory=None
     response = client.post(f"/admin/conversations/{thread_id}/title", data={"title": "Fine"}, headers={**HTMX, "X-CSRFToken": token})
     assert response.status_code == 200
     assert audit_rows(app) == [("rename_thread", "root", "alice", "Keep", "Fine")]
+
+
+# --- cost is flat ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("owners", [2, 40])
+def test_admin_pages_run_a_fixed_number_of_queries(app, admin, site, seed, owners):
+    from tests.test_chat import count_queries
+
+    with seed():
+        for i in range(owners):
+            user = add_user(f"owner{i:02}")
+            add_thread(user, f"thread {i}", messages=1)
+    with count_queries(app) as conversations:
+        assert admin.get("/admin/conversations").status_code == 200
+    with count_queries(app) as users:
+        assert admin.get("/admin/users").status_code == 200
+    # the signed-in admin, then one page query (threads with owners; accounts and their thread counts)
+    assert len(conversations) == 2, conversations
+    assert len(users) == 3, users
