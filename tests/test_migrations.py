@@ -29,7 +29,7 @@ def test_upgrade_from_empty_builds_the_models_schema(make_app):
     with app.app_context():
         upgrade()
     assert schema_differences(app) == []
-    assert {"users", "conversations", "messages"} <= tables(app)
+    assert {"users", "conversations", "messages", "audit_events"} <= tables(app)
 
 
 def test_downgrade_to_base_and_upgrade_again(make_app):
@@ -58,3 +58,31 @@ def test_cascades_work_in_the_migrated_schema(make_app):
         delete_user(user)
         db.session.commit()
         assert db.session.query(Message).count() == 0
+
+
+def test_audit_events_outlive_what_they_name_in_the_migrated_schema(make_app):
+    from sqlalchemy import select
+
+    from tests.factories import add_thread, add_user
+    from webapp.admin.actions import delete_account, rename_thread
+    from webapp.models import AuditEvent
+
+    app = make_app()
+    with app.app_context():
+        upgrade()
+        root, other, alice = add_user("root", "admin"), add_user("other", "admin"), add_user("alice")
+        rename_thread(root, add_thread(alice, "before", messages=2), "after")
+        db.session.commit()
+        delete_account(other, alice)
+        delete_account(other, root)
+        db.session.commit()
+        db.session.expire_all()
+        logged = db.session.execute(
+            select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.actor_name, AuditEvent.target_owner_name)
+            .order_by(AuditEvent.id)
+        ).all()
+        assert logged == [
+            ("rename_thread", None, "root", "alice"),
+            ("delete_user", other.id, "other", "alice"),
+            ("delete_user", other.id, "other", "root"),
+        ]

@@ -1,4 +1,5 @@
-"""``flask --app wsgi …`` commands for the people who run the server."""
+"""``flask --app wsgi …`` commands for the people who run the server: for
+when no admin can sign in, ``create-admin`` and ``set-role``."""
 
 from __future__ import annotations
 
@@ -36,5 +37,34 @@ def create_admin(username: str, password_stdin: bool) -> None:
     click.echo(f"Created admin {user.username}.")
 
 
+@click.command("set-role")
+@with_appcontext
+@click.argument("username")
+@click.argument("role", type=click.Choice(["admin", "user"]))
+def set_role(username: str, role: str) -> None:
+    """Make USERNAME an admin, or a plain user again (audited as "command line")."""
+    from webapp.accounts import find_user
+    from webapp.admin.actions import set_role as change_role
+    from webapp.errors import ParleyError
+    from webapp.extensions import db
+
+    user = find_user(username)
+    if user is None:
+        raise click.ClickException(f"No account is named {username!r}.")
+    try:
+        event = change_role(None, user, role)
+    except ParleyError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    if event is None:
+        click.echo(f"{user.username} is already {'an admin' if role == 'admin' else 'a user'}; nothing changed.")
+        return
+    db.session.commit()
+    click.echo(f"{user.username} is now {'an admin' if role == 'admin' else 'a user'}.")
+    if not user.active:
+        click.echo(f"Note: {user.username} is disabled and cannot sign in until an admin enables the account.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
+    app.cli.add_command(set_role)

@@ -17,6 +17,7 @@ MESSAGES = {
     403: ("Not allowed", "This page is for admins only."),
     404: ("Not found", "There is nothing here. It may have been deleted, or the address is mistyped."),
     405: ("Not allowed", "That action cannot be done this way."),
+    409: ("Not done", "That would leave the site in a state it must not be in."),
     413: ("Too large", "What you sent is too large. Shorten it and try again."),
     422: ("Cannot be saved", "Something in what you sent is not valid."),
     429: ("Slow down", "Too many attempts."),

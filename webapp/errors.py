@@ -25,6 +25,14 @@ class InvalidInput(ParleyError):
         self.field = field
 
 
+class Conflict(ParleyError):
+    """The request is well-formed, but doing it would break a rule of the
+    site's state (e.g. removing the last admin)."""
+
+    status = 409
+    code = "conflict"
+
+
 class NotFound(ParleyError):
     """Missing, or not the caller's: the two are never told apart."""
 

@@ -34,6 +34,8 @@ from webapp.extensions import db
 ROLES = ("user", "admin")
 MESSAGE_ROLES = ("user", "assistant", "system", "tool")
 MESSAGE_STATUSES = ("pending", "streaming", "complete", "stopped", "error")
+AUDIT_ACTIONS = ("rename_thread", "delete_thread", "set_role", "disable_user", "enable_user", "delete_user")
+AUDIT_TARGETS = ("conversation", "user")
 TITLE_MAX = 255
 USERNAME_MAX = 32
 
@@ -183,3 +185,36 @@ class Message(db.Model):
 
     def __repr__(self) -> str:
         return f"<Message {self.id} #{self.position} {self.role}>"
+
+
+class AuditEvent(db.Model):
+    """One admin action: who did what to which thread or account, and when.
+
+    Targets are named by id and snapshots of their names rather than by
+    foreign key, so the record outlives the thread or account it names; the
+    actor's id is kept only while their account exists.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        CheckConstraint(_in("action", AUDIT_ACTIONS), name="action"),
+        CheckConstraint(_in("target_type", AUDIT_TARGETS), name="target_type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed so that deleting an account finds its events without a scan.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # The actor's username then, or "command line" for `flask set-role`.
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(String(64))
+    # Whose thread it was, or the account's own username.
+    target_owner_name: Mapped[str | None] = mapped_column(String(USERNAME_MAX))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.id} {self.action} {self.target_type}:{self.target_id}>"

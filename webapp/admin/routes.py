@@ -1,8 +1,278 @@
-from flask import render_template
+"""The admin pages. Views stay thin: the rules and the audit log live in
+``webapp.admin.actions``. A plain POST answers ``303`` back to the page it
+came from (its ``next`` field, kept inside the site); an htmx POST answers
+the table row to swap in, and a notice out of band."""
 
-from webapp.admin import bp
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp.accounts import find_user
+from webapp.admin import actions, bp
+from webapp.admin.forms import ActionForm, ActiveForm, RoleForm, TitleForm
+from webapp.audit import CLI_ACTOR, list_events
+from webapp.chat.sidebar import viewer_timezone
+from webapp.conversations import get_any_conversation, list_messages
+from webapp.errors import InvalidInput, NotFound, ParleyError
+from webapp.extensions import db
+from webapp.models import Conversation, User
+from webapp.pagination import Page
+from webapp.security import safe_next_url
+
+PAGE = 50
+MESSAGES_PAGE = 50
+
+ERROR_TITLES = {404: "Not found", 409: "Not done", 422: "Not valid"}
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def this_page() -> str:
+    return request.full_path if request.query_string else request.path
+
+
+def back_to(form: ActionForm, default: str) -> str:
+    return safe_next_url(form.next.data) or default
+
+
+def check(form: ActionForm) -> None:
+    """Validate a form whose only errors can be bad hidden values."""
+    if not form.validate_on_submit():
+        field, errors = next(iter(form.errors.items()))
+        raise InvalidInput(field, " ".join(errors))
+
+
+@bp.app_template_filter("local_time")
+def local_time(when: datetime) -> str:
+    """A time in the reader's time zone (the one the sidebar groups by)."""
+    return when.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.context_processor
+def helpers() -> dict:
+    return {"cli_actor": CLI_ACTOR}
+
+
+@bp.errorhandler(ParleyError)
+def admin_error(error: ParleyError):
+    """Refused: say why, change nothing, and offer the way back."""
+    db.session.rollback()
+    title = ERROR_TITLES.get(error.status, "Not done")
+    if is_htmx():
+        return render_template("errors/_notice.html", title=title, message=error.message), error.status
+    back = safe_next_url(request.form.get("next")) or url_for(".index")
+    return render_template("admin/error.html", title=title, message=error.message, back=back), error.status
+
+
+def done(message: str, form: ActionForm, default: str, fragment: str):
+    """The answer to a successful POST."""
+    if is_htmx():
+        return fragment + render_template("admin/_notice_oob.html", message=message)
+    flash(message, "success")
+    return redirect(back_to(form, default), 303)
+
+
+# --- conversations ----------------------------------------------------------------------
 
 
 @bp.get("/")
 def index():
-    return render_template("admin/index.html")
+    return conversations_page()
+
+
+@bp.get("/conversations")
+def conversations():
+    return conversations_page()
+
+
+def conversations_page():
+    q = request.args.get("q", "").strip()
+    username = request.args.get("user", "").strip()
+    cursor = request.args.get("cursor") or None
+    words = actions.title_words(q)
+    owner = find_user(username) if username else None
+    if username and owner is None:
+        page = Page([], None)
+    else:
+        page = actions.list_all_conversations(cursor, words=words, owner=owner, limit=PAGE)
+    return render_template(
+        "admin/conversations.html",
+        page=page,
+        q=q,
+        username=username,
+        owner=owner,
+        cursor=cursor,
+        list_url=this_page(),
+    )
+
+
+def conversation_row(conversation: Conversation, list_url: str, **extra) -> str:
+    return render_template(
+        "admin/_conversation_row.html",
+        conversation=conversation,
+        owner_name=conversation.user.username,
+        list_url=list_url,
+        **extra,
+    )
+
+
+def render_conversation(conversation: Conversation, *, before: str | None = None,
+                        form: TitleForm | None = None, status: int = 200):
+    return render_template(
+        "admin/conversation.html",
+        conversation=conversation,
+        messages=list_messages(conversation, before=before, limit=MESSAGES_PAGE),
+        form=form,
+    ), status
+
+
+@bp.get("/conversations/<uuid:conversation_id>")
+def conversation(conversation_id: uuid.UUID):
+    return render_conversation(get_any_conversation(conversation_id))
+
+
+@bp.get("/conversations/<uuid:conversation_id>/messages")
+def messages(conversation_id: uuid.UUID):
+    conversation = get_any_conversation(conversation_id)
+    before = request.args.get("before") or None
+    if not is_htmx():
+        return render_conversation(conversation, before=before)
+    page = list_messages(conversation, before=before, limit=MESSAGES_PAGE)
+    return render_template("admin/_messages.html", conversation=conversation, messages=page)
+
+
+@bp.post("/conversations/<uuid:conversation_id>/title")
+def rename(conversation_id: uuid.UUID):
+    conversation = get_any_conversation(conversation_id)
+    form = TitleForm()
+    list_url = back_to(form, url_for(".conversations"))
+    if not form.validate_on_submit():
+        if is_htmx():
+            return conversation_row(conversation, list_url, form=form), 422
+        return render_conversation(conversation, form=form, status=422)
+    old = conversation.title or "Untitled chat"
+    event = actions.rename_thread(current_user, conversation, form.title.data)
+    db.session.commit()
+    message = f"Renamed “{old}” to “{conversation.title}”." if event else "The title is unchanged."
+    return done(
+        message, form, url_for(".conversation", conversation_id=conversation.id),
+        conversation_row(conversation, list_url, focus=True),
+    )
+
+
+@bp.post("/conversations/<uuid:conversation_id>/delete")
+def delete(conversation_id: uuid.UUID):
+    conversation = get_any_conversation(conversation_id)
+    form = ActionForm()
+    check(form)
+    title, owner_name, count = conversation.title or "Untitled chat", conversation.user.username, conversation.message_count
+    actions.delete_thread(current_user, conversation)
+    db.session.commit()
+    return done(
+        f"Deleted “{title}” of {owner_name}.", form, url_for(".conversations"),
+        render_template(
+            "admin/_conversation_removed.html",
+            conversation_id=conversation_id, title=title, owner_name=owner_name, message_count=count,
+        ),
+    )
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+def account_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("That account does not exist.")
+    return user
+
+
+def user_row(user: User, list_url: str, focus: str | None = None) -> str:
+    """The account's row; ``focus`` names the button to give keyboard focus
+    back to (the one pressed was disabled while its request ran)."""
+    return render_template("admin/_user_row.html", row=actions.account_row(user), list_url=list_url, focus=focus)
+
+
+@bp.get("/users")
+def users():
+    q = request.args.get("q", "").strip()
+    cursor = request.args.get("cursor") or None
+    page = actions.list_accounts(cursor, q=q, limit=PAGE)
+    return render_template("admin/users.html", page=page, q=q, cursor=cursor, list_url=this_page())
+
+
+@bp.post("/users/<int:user_id>/role")
+def set_role(user_id: int):
+    user = account_or_404(user_id)
+    form = RoleForm()
+    check(form)
+    event = actions.set_role(current_user, user, form.role.data)
+    db.session.commit()
+    if event is None:
+        message = f"{user.username} is already {'an admin' if user.is_admin else 'a user'}."
+    elif user.is_admin:
+        message = f"{user.username} is now an admin."
+    else:
+        message = f"{user.username} is no longer an admin."
+    list_url = back_to(form, url_for(".users"))
+    return done(message, form, list_url, user_row(user, list_url, focus="role"))
+
+
+@bp.post("/users/<int:user_id>/active")
+def set_active(user_id: int):
+    user = account_or_404(user_id)
+    form = ActiveForm()
+    check(form)
+    active = actions.parse_active(form.active.data)
+    event = actions.set_active(current_user, user, active)
+    db.session.commit()
+    if event is None:
+        message = f"{user.username} is already {'enabled' if active else 'disabled'}."
+    elif active:
+        message = f"{user.username} is enabled and can sign in again."
+    else:
+        message = f"{user.username} is disabled and signed out everywhere."
+    list_url = back_to(form, url_for(".users"))
+    return done(message, form, list_url, user_row(user, list_url, focus="active"))
+
+
+@bp.get("/users/<int:user_id>/delete")
+def confirm_delete_user(user_id: int):
+    """The confirmation step: it says what goes with the account."""
+    user = account_or_404(user_id)
+    threads, messages_ = actions.account_footprint(user)
+    return render_template(
+        "admin/user_delete.html",
+        user=user,
+        threads=threads,
+        messages=messages_,
+        refusal=actions.removal_refusal(current_user, user, "delete", "deleted"),
+        back=safe_next_url(request.args.get("next")) or url_for(".users"),
+    )
+
+
+@bp.post("/users/<int:user_id>/delete")
+def delete_user(user_id: int):
+    user = account_or_404(user_id)
+    form = ActionForm()
+    check(form)
+    username = user.username
+    event = actions.delete_account(current_user, user)
+    db.session.commit()
+    flash(f"Deleted the account {username}: {event.detail}.", "success")
+    return redirect(back_to(form, url_for(".users")), 303)
+
+
+# --- audit log -----------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+def audit():
+    cursor = request.args.get("cursor") or None
+    return render_template("admin/audit.html", page=list_events(cursor, limit=PAGE), cursor=cursor)
