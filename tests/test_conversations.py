@@ -18,6 +18,7 @@ from webapp.conversations import (
     list_conversations,
     list_messages,
     rename_conversation,
+    start_reply,
 )
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
@@ -190,6 +191,16 @@ def test_user_message_of_exactly_16000_characters_is_kept(user):
     append_message(conversation, "user", "x" * 16_000)
     db.session.commit()
     assert len(list_messages(conversation).items[0].content) == 16_000
+
+
+def test_start_reply_adds_an_empty_pending_assistant_message_after_the_last(user):
+    conversation = create_conversation(user)
+    question = append_message(conversation, "user", "What is 2 + 2?")
+    reply = start_reply(conversation)
+    db.session.commit()
+    assert (reply.role, reply.content, reply.status) == ("assistant", "", "pending")
+    assert reply.position == question.position + 1
+    assert conversation.message_count == 2
 
 
 def test_append_to_deleted_conversation_is_not_found(user):

@@ -206,6 +206,15 @@ def append_message(
     return message
 
 
+def start_reply(conversation: Conversation) -> Message:
+    """Add the assistant's reply to the conversation, empty and ``pending``.
+
+    The message exists at once so that a client can show and poll it; the
+    assistant-reply issue extends this to hand it to a generator.
+    """
+    return append_message(conversation, "assistant", "", status="pending")
+
+
 def rename_conversation(conversation: Conversation, title: str | None) -> Conversation:
     """Set (or, with None, clear) the title; a rename counts as activity."""
     conversation.title = clean_title(title)
