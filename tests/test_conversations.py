@@ -59,6 +59,7 @@ def test_create_conversation_stores_cleaned_title(user, given, stored):
         ("", "cannot be empty"),
         ("   ", "cannot be empty"),
         (42, "must be text"),
+        ("a\x00b", "NUL"),
     ],
 )
 def test_create_conversation_refuses_bad_title_and_writes_nothing(user, title, message):
@@ -169,6 +170,7 @@ def test_append_keeps_tool_calls_json(user):
         ("user", "x" * 16_001, None, "content", "at most 16,000 characters; this one has 16,001"),
         ("robot", "hi", None, "role", "must be one of"),
         ("user", None, None, "content", "must be text"),
+        ("assistant", "a\x00b", None, "content", "NUL"),
         ("assistant", "hi", {"not": "a list"}, "tool_calls", "must be a list"),
     ],
 )

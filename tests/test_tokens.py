@@ -43,7 +43,13 @@ def test_each_token_is_different(user):
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("", "Give the token a name"), ("   ", "Give the token a name"), ("x" * 101, "at most 100"), (None, "text")],
+    [
+        ("", "Give the token a name"),
+        ("   ", "Give the token a name"),
+        ("x" * 101, "at most 100"),
+        (None, "text"),
+        ("a\x00b", "NUL"),
+    ],
 )
 def test_bad_token_name_is_refused_and_nothing_is_stored(user, name, message):
     with pytest.raises(InvalidInput, match=message) as error:

@@ -36,6 +36,8 @@ from webapp.pagination import (
 )
 
 USER_MESSAGE_MAX = 16_000
+# PostgreSQL cannot store NUL in text; refuse it on every database alike.
+NUL_MESSAGE = "Text cannot contain NUL (\\x00) characters."
 
 
 def clean_title(title: str | None) -> str | None:
@@ -44,6 +46,8 @@ def clean_title(title: str | None) -> str | None:
         return None
     if not isinstance(title, str):
         raise InvalidInput("title", "The title must be text.")
+    if "\x00" in title:
+        raise InvalidInput("title", NUL_MESSAGE)
     title = " ".join(title.split())
     if not title:
         raise InvalidInput("title", "The title cannot be empty.")
@@ -57,6 +61,8 @@ def check_message(role: str, content: str, tool_calls: Any = None) -> None:
         raise InvalidInput("role", f"The role must be one of {', '.join(MESSAGE_ROLES)}.")
     if not isinstance(content, str):
         raise InvalidInput("content", "The message must be text.")
+    if "\x00" in content:
+        raise InvalidInput("content", NUL_MESSAGE)
     if role == "user":
         if not content.strip():
             raise InvalidInput("content", "Write a message before sending.")

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from webapp.conversations import NUL_MESSAGE
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
 from webapp.models import TOKEN_NAME_MAX, ApiToken, User, utcnow
@@ -39,6 +40,8 @@ def clean_token_name(name: str) -> str:
     """A token's name is 1–100 characters on one line, trimmed."""
     if not isinstance(name, str):
         raise InvalidInput("name", "The name must be text.")
+    if "\x00" in name:
+        raise InvalidInput("name", NUL_MESSAGE)
     name = " ".join(name.split())
     if not name:
         raise InvalidInput("name", "Give the token a name, so you can tell it apart later.")
