@@ -324,6 +324,15 @@ def test_bad_message_cursor_is_invalid_input(user, before):
     assert error.value.field == "before"
 
 
+@pytest.mark.parametrize("before", ["2147483648", "999999999999999999"])
+def test_a_cursor_past_any_position_reads_from_the_latest(user, before):
+    conversation = create_conversation(user)
+    for text in ("one", "two"):
+        append_message(conversation, "user", text)
+    db.session.commit()
+    assert [m.content for m in list_messages(conversation, before=before).items] == ["one", "two"]
+
+
 # --- rename -------------------------------------------------------------------------
 
 

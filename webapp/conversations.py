@@ -36,6 +36,7 @@ from webapp.pagination import (
 )
 
 USER_MESSAGE_MAX = 16_000
+POSITION_MAX = 2**31 - 1  # Message.position is a 32-bit integer
 # PostgreSQL cannot store NUL in text; refuse it on every database alike.
 NUL_MESSAGE = "Text cannot contain NUL (\\x00) characters."
 
@@ -162,7 +163,11 @@ def list_messages(conversation: Conversation, before: str | None = None, limit: 
     check_limit(limit, 200)
     query = select(Message).where(Message.conversation_id == conversation.id)
     if before:
-        query = query.where(Message.position < decode_position_cursor(before))
+        position = decode_position_cursor(before)
+        # Past any 32-bit position means from the latest; PostgreSQL would
+        # refuse to compare the column with a larger number.
+        if position <= POSITION_MAX:
+            query = query.where(Message.position < position)
     rows = list(db.session.scalars(query.order_by(Message.position.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
