@@ -12,6 +12,7 @@ from flask import Flask
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then ``config`` (tests) on top."""
     from webapp import cli, health, models  # noqa: F401  (models: registers the tables)
+    from webapp.api import routes as api  # attaches the API's views to api.bp
     from webapp.config import DEFAULTS, from_environment, instance_secret_key
     from webapp.database import configure_engine, render_migration_item
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
@@ -42,5 +43,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
     cli.register(app)
     return app

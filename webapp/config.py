@@ -85,6 +85,8 @@ DEFAULTS: dict[str, object] = {
     "PARLEY_LLM_MODEL": None,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
+    # Writes through the JSON API, per account (all its tokens and its session together).
+    "API_WRITE_RATE_LIMIT": "60 per minute",
     "PARLEY_SECURE_COOKIES": False,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     # A user message is at most 16,000 characters; a form post stays far below this.
