@@ -18,6 +18,7 @@ from webapp.conversations import (
     list_conversations,
     list_messages,
     rename_conversation,
+    start_reply,
 )
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
@@ -58,6 +59,7 @@ def test_create_conversation_stores_cleaned_title(user, given, stored):
         ("", "cannot be empty"),
         ("   ", "cannot be empty"),
         (42, "must be text"),
+        ("a\x00b", "NUL"),
     ],
 )
 def test_create_conversation_refuses_bad_title_and_writes_nothing(user, title, message):
@@ -168,6 +170,7 @@ def test_append_keeps_tool_calls_json(user):
         ("user", "x" * 16_001, None, "content", "at most 16,000 characters; this one has 16,001"),
         ("robot", "hi", None, "role", "must be one of"),
         ("user", None, None, "content", "must be text"),
+        ("assistant", "a\x00b", None, "content", "NUL"),
         ("assistant", "hi", {"not": "a list"}, "tool_calls", "must be a list"),
     ],
 )
@@ -190,6 +193,16 @@ def test_user_message_of_exactly_16000_characters_is_kept(user):
     append_message(conversation, "user", "x" * 16_000)
     db.session.commit()
     assert len(list_messages(conversation).items[0].content) == 16_000
+
+
+def test_start_reply_adds_an_empty_pending_assistant_message_after_the_last(user):
+    conversation = create_conversation(user)
+    question = append_message(conversation, "user", "What is 2 + 2?")
+    reply = start_reply(conversation)
+    db.session.commit()
+    assert (reply.role, reply.content, reply.status) == ("assistant", "", "pending")
+    assert reply.position == question.position + 1
+    assert conversation.message_count == 2
 
 
 def test_append_to_deleted_conversation_is_not_found(user):
@@ -309,6 +322,15 @@ def test_bad_message_cursor_is_invalid_input(user, before):
     with pytest.raises(InvalidInput) as error:
         list_messages(conversation, before=before)
     assert error.value.field == "before"
+
+
+@pytest.mark.parametrize("before", ["2147483648", "999999999999999999"])
+def test_a_cursor_past_any_position_reads_from_the_latest(user, before):
+    conversation = create_conversation(user)
+    for text in ("one", "two"):
+        append_message(conversation, "user", text)
+    db.session.commit()
+    assert [m.content for m in list_messages(conversation, before=before).items] == ["one", "two"]
 
 
 # --- rename -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def test_upgrade_from_empty_builds_the_models_schema(make_app):
     with app.app_context():
         upgrade()
     assert schema_differences(app) == []
-    assert {"users", "conversations", "messages", "audit_events"} <= tables(app)
+    assert {"users", "conversations", "messages", "audit_events", "api_tokens"} <= tables(app)
 
 
 def test_downgrade_to_base_and_upgrade_again(make_app):
@@ -46,7 +46,8 @@ def test_downgrade_to_base_and_upgrade_again(make_app):
 def test_cascades_work_in_the_migrated_schema(make_app):
     from webapp.accounts import create_user, delete_user
     from webapp.conversations import append_message, create_conversation
-    from webapp.models import Message
+    from webapp.models import ApiToken, Message
+    from webapp.tokens import create_token
 
     app = make_app()
     with app.app_context():
@@ -54,10 +55,12 @@ def test_cascades_work_in_the_migrated_schema(make_app):
         user = create_user("carol", "correct horse battery")
         conversation = create_conversation(user)
         append_message(conversation, "user", "hello")
+        create_token(user, "cli")
         db.session.commit()
         delete_user(user)
         db.session.commit()
         assert db.session.query(Message).count() == 0
+        assert db.session.query(ApiToken).count() == 0
 
 
 def test_audit_events_outlive_what_they_name_in_the_migrated_schema(make_app):

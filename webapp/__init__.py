@@ -13,6 +13,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then ``config`` (tests) on top."""
     from webapp import cli, error_pages, health, models, security  # noqa: F401  (models: registers the tables)
     from webapp.admin import bp as admin_bp
+    from webapp.api import routes as api  # attaches the API's views to api.bp
     from webapp.auth import bp as auth_bp
     from webapp.chat import bp as chat_bp
     from webapp.config import DEFAULTS, from_environment, instance_secret_key
@@ -59,5 +60,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api.bp)
     cli.register(app)
     return app

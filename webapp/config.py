@@ -102,6 +102,8 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Writes through the JSON API, per account (all its tokens and its session together).
+    "API_WRITE_RATE_LIMIT": "60 per minute",
     "PARLEY_SECURE_COOKIES": False,
     "PARLEY_PROXY_COUNT": 0,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

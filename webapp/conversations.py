@@ -37,6 +37,9 @@ from webapp.pagination import (
 )
 
 USER_MESSAGE_MAX = 16_000
+POSITION_MAX = 2**31 - 1  # Message.position is a 32-bit integer
+# PostgreSQL cannot store NUL in text; refuse it on every database alike.
+NUL_MESSAGE = "Text cannot contain NUL (\\x00) characters."
 
 
 def clean_title(title: str | None) -> str | None:
@@ -45,6 +48,8 @@ def clean_title(title: str | None) -> str | None:
         return None
     if not isinstance(title, str):
         raise InvalidInput("title", "The title must be text.")
+    if "\x00" in title:
+        raise InvalidInput("title", NUL_MESSAGE)
     title = " ".join(title.split())
     if not title:
         raise InvalidInput("title", "The title cannot be empty.")
@@ -58,6 +63,8 @@ def check_message(role: str, content: str, tool_calls: Any = None) -> None:
         raise InvalidInput("role", f"The role must be one of {', '.join(MESSAGE_ROLES)}.")
     if not isinstance(content, str):
         raise InvalidInput("content", "The message must be text.")
+    if "\x00" in content:
+        raise InvalidInput("content", NUL_MESSAGE)
     if role == "user":
         if not content.strip():
             raise InvalidInput("content", "Write a message before sending.")
@@ -167,7 +174,11 @@ def list_messages(conversation: Conversation, before: str | None = None, limit: 
     check_limit(limit, 200)
     query = select(Message).where(Message.conversation_id == conversation.id)
     if before:
-        query = query.where(Message.position < decode_position_cursor(before))
+        position = decode_position_cursor(before)
+        # Past any 32-bit position means from the latest; PostgreSQL would
+        # refuse to compare the column with a larger number.
+        if position <= POSITION_MAX:
+            query = query.where(Message.position < position)
     rows = list(db.session.scalars(query.order_by(Message.position.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -217,6 +228,12 @@ def append_message(
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def start_reply(conversation: Conversation) -> Message:
+    """Add the assistant's reply to the conversation, empty and ``pending``,
+    for ``webapp.assistant.replies`` to write (the caller commits first)."""
+    return append_message(conversation, "assistant", "", status="pending")
 
 
 def rename_conversation(conversation: Conversation, title: str | None) -> Conversation:

@@ -9,6 +9,8 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.api import errors as api_errors
+from webapp.api.errors import is_api_request
 from webapp.errors import ParleyError
 from webapp.extensions import db, limiter
 
@@ -39,6 +41,8 @@ def _retry_after_seconds() -> int | None:
 
 
 def handle_http_error(error: HTTPException):
+    if is_api_request():  # an /api URL that matched no route: still JSON
+        return api_errors.handle_http_error(error)
     status = error.code or 500
     if status == 429:
         seconds = _retry_after_seconds()

@@ -1,4 +1,5 @@
-"""The database schema: users, their conversations, and every message as a row.
+"""The database schema: users, their conversations, every message as a row, and
+the users' personal API tokens.
 
 Changing anything here needs a migration in ``migrations/``
 (``flask --app wsgi db migrate -m "…"``); a test compares the two.
@@ -38,6 +39,7 @@ AUDIT_ACTIONS = ("rename_thread", "delete_thread", "set_role", "disable_user", "
 AUDIT_TARGETS = ("conversation", "user")
 TITLE_MAX = 255
 USERNAME_MAX = 32
+TOKEN_NAME_MAX = 100
 
 # SQLite has no 64-bit autoincrement other than INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -100,6 +102,9 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     conversations: WriteOnlyMapped[Conversation] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    api_tokens: WriteOnlyMapped[ApiToken] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -218,3 +223,25 @@ class AuditEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.id} {self.action} {self.target_type}:{self.target_id}>"
+class ApiToken(db.Model):
+    """A personal token for the JSON API, kept only as a hash.
+
+    The plaintext is shown once, when the token is made; a copy of the
+    database does not hand anyone a working token. Revoking deletes the row.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX))
+    # SHA-256 hex digest of the plaintext: every API request looks a token up by it.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Recorded at most once a minute (see webapp.tokens), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="api_tokens")
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.name!r}>"

@@ -1,7 +1,7 @@
 """audit events: a record of every admin action
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-23 15:11:09.773728
 
 Targets are named by id and name snapshots, not by foreign key, so an event
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -24,7 +24,6 @@ from sqlalchemy import select, update
 
 from webapp.assistant import ProviderError, ReplyRequest, provider_for
 from webapp.assistant.live import close_reply, get_reply, open_reply
-from webapp.conversations import append_message
 from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, utcnow
@@ -40,11 +39,6 @@ ACTIVE = ("pending", "streaming")
 WORKER_ID = f"{os.uname().nodename[:40]}:{os.getpid()}"
 
 _background: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
-
-
-def start_reply(conversation: Conversation) -> Message:
-    """Queue an assistant reply at the end of the thread (the caller commits)."""
-    return append_message(conversation, "assistant", "", status="pending")
 
 
 def history_for(message: Message, budget: int) -> list[dict[str, str]]:

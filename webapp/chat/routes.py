@@ -16,7 +16,6 @@ from webapp.assistant.replies import (
     generate,
     generate_in_background,
     reset_for_regeneration,
-    start_reply,
     stop,
 )
 from webapp.chat import bp
@@ -32,6 +31,7 @@ from webapp.conversations import (
     list_messages,
     rename_conversation,
     start_conversation,
+    start_reply,
 )
 from webapp.error_pages import render_error
 from webapp.extensions import db

@@ -1,0 +1,123 @@
+"""Every error under /api is ``{"error": {"code", "message"}}``, never a page.
+
+Three sources feed it: the data layer's ``ParleyError`` (422 invalid input,
+404 not found), ``ApiError`` for what only the API refuses (credentials,
+request bodies), and the ``HTTPException`` that Flask, Werkzeug and the
+extensions raise (405, 413, 429, CSRF, and 500 for a bug).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, jsonify, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, default_exceptions
+
+from webapp.errors import InvalidInput, ParleyError
+from webapp.extensions import limiter
+
+# Our names for the HTTP errors other code raises.
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+}
+
+
+class ApiError(Exception):
+    """A refusal that only the API makes: bad credentials, an unreadable body."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    error: dict[str, str] = {"code": code, "message": message}
+    if field is not None:
+        # Lets a client put the message next to the input it is about.
+        error["field"] = field
+    response = jsonify(error=error)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def is_api_request() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def handle_api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message, headers=error.headers)
+
+
+def handle_parley_error(error: ParleyError) -> Response:
+    field = error.field if isinstance(error, InvalidInput) else None
+    return error_response(error.status, error.code, error.message, field=field)
+
+
+def handle_csrf_error(error: CSRFError) -> Response:
+    # 403, not Flask-WTF's 400: the request is well formed, but a cookie
+    # alone may not write; the page's CSRF token (or a bearer token) must.
+    return error_response(
+        403,
+        "csrf_failed",
+        f"Send the page's CSRF token in the X-CSRFToken header with cookie-authenticated writes ({error.description})",
+    )
+
+
+def handle_http_error(error: HTTPException) -> Response | HTTPException:
+    status = error.code or 500
+    if status < 400:  # a redirect raised as an exception: not an error
+        return error
+    if status >= 500:
+        # Say nothing about the bug itself; it is in the server's log.
+        return error_response(status, "server_error", "Something went wrong on our side; try again later.")
+    message = error.description or error.name
+    headers: dict[str, str] = {}
+    if status == 405:
+        headers["Allow"] = ", ".join(sorted(getattr(error, "valid_methods", None) or []))
+    elif status == 415:
+        status = 400  # the contract answers a body of the wrong type with 400
+    elif status == 429:
+        wait = _seconds_until_limit_resets()
+        headers["Retry-After"] = str(wait)
+        message = f"Too many writes (the limit is {error.description}); try again in {wait} seconds."
+    return error_response(status, HTTP_ERROR_CODES.get(status, "error"), message, headers=headers)
+
+
+def _seconds_until_limit_resets() -> int:
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    # As Flask-Limiter computes it for its own Retry-After header (reset_at
+    # is already rounded up to the next whole second).
+    return max(1, int(breached.reset_at - time.time()))
+
+
+def register_error_handlers(bp: Blueprint) -> None:
+    bp.register_error_handler(ApiError, handle_api_error)
+    bp.register_error_handler(ParleyError, handle_parley_error)
+    bp.register_error_handler(CSRFError, handle_csrf_error)
+    # By status code as well as by class: Flask prefers any handler for the
+    # code, even an app-wide HTML one, over a blueprint's class handler.
+    for status in default_exceptions:
+        bp.register_error_handler(status, handle_http_error)
+    bp.register_error_handler(HTTPException, handle_http_error)
+    # 404 and 405 for /api URLs that no rule matched never reach the
+    # blueprint: the app's handler (webapp.error_pages) sends them here.

@@ -1,0 +1,397 @@
+"""The OpenAPI 3.1 document served at ``GET /api/openapi.json``.
+
+Written by hand, next to the routes it describes; tests/test_api_openapi.py
+compares its paths and methods with the app's URL map, and the schemathesis
+run checks every response against it.
+
+The request schemas say as exactly as JSON Schema can what the data layer
+accepts (``conversations.clean_title`` and ``check_message``), so that valid
+requests generated from them are accepted: a title or a user message has a
+character that is not white space, and no text has NUL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.conversations import USER_MESSAGE_MAX
+from webapp.models import MESSAGE_ROLES, MESSAGE_STATUSES, TITLE_MAX
+
+API_VERSION = "1.0.0"
+
+_NO_NUL = r"^[^\u0000]*$"
+_NOT_BLANK_NO_NUL = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
+def _ref(kind: str, name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    names = {
+        400: "BadRequest",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "NotFound",
+        413: "TooLarge",
+        422: "Invalid",
+        429: "RateLimited",
+    }
+    return {str(status): _ref("responses", names[status]) for status in statuses}
+
+
+_TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC, ending in Z."}
+
+_CONVERSATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "title", "user_id", "created_at", "updated_at", "message_count"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "title": {"type": ["string", "null"], "maxLength": TITLE_MAX},
+        "user_id": {"type": "integer"},
+        "created_at": _TIMESTAMP,
+        "updated_at": {
+            **_TIMESTAMP,
+            "description": "Last activity: a new message or a title change. Lists are ordered by it.",
+        },
+        "message_count": {"type": "integer", "minimum": 0},
+    },
+}
+
+_MESSAGE_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "conversation_id": {"type": "string", "format": "uuid"},
+    "role": {"enum": list(MESSAGE_ROLES)},
+    "content": {"type": "string"},
+    "tool_calls": {"type": ["array", "null"], "items": {}},
+    "status": {
+        "enum": list(MESSAGE_STATUSES),
+        "description": "An assistant reply's progress; other messages are complete.",
+    },
+    "created_at": _TIMESTAMP,
+}
+
+_MESSAGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(_MESSAGE_PROPERTIES),
+    "properties": _MESSAGE_PROPERTIES,
+}
+
+_MESSAGE_CREATED = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(_MESSAGE_PROPERTIES),
+    "properties": {
+        **_MESSAGE_PROPERTIES,
+        "reply": {
+            **_ref("schemas", "Message"),
+            "description": 'Present when the request asked for a reply: the assistant\'s message, "pending" and '
+            "empty at first; poll the conversation's messages to see it fill in.",
+        },
+    },
+}
+
+
+def _page(item: str, cursor_parameter: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("schemas", item)},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": f"Pass as `{cursor_parameter}` for the next page; null on the last page.",
+            },
+        },
+    }
+
+
+_ERROR = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["code", "message"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "Stable, for programs: bad_request, not_json, invalid_json, unauthorized, "
+                    "invalid_token, csrf_failed, not_found, method_not_allowed, too_large, invalid, "
+                    "rate_limited, server_error.",
+                },
+                "message": {"type": "string", "description": "For people: what was wrong and what to do."},
+                "field": {"type": "string", "description": "The input the error is about, when there is one."},
+            },
+        }
+    },
+}
+
+_TITLE_INPUT = {
+    "type": ["string", "null"],
+    "minLength": 1,
+    "maxLength": TITLE_MAX,
+    "pattern": _NOT_BLANK_NO_NUL,
+    "description": f"Trimmed, runs of white space made one space; at most {TITLE_MAX} characters. "
+    "null means no title.",
+}
+
+_NEW_CONVERSATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"title": _TITLE_INPUT},
+}
+
+_RENAME = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title"],
+    "properties": {"title": _TITLE_INPUT},
+}
+
+_TOOL_CALLS_INPUT = {"type": ["array", "null"], "items": {}, "description": "Stored as given, as JSON."}
+
+# One branch per kind of role: only a user message has a length limit and
+# may ask for a reply.
+_NEW_MESSAGE = {
+    "oneOf": [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["role", "content"],
+            "properties": {
+                "role": {"const": "user"},
+                "content": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": USER_MESSAGE_MAX,
+                    "pattern": _NOT_BLANK_NO_NUL,
+                },
+                "tool_calls": _TOOL_CALLS_INPUT,
+                "reply": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Start an assistant reply; its pending message is returned as `reply`.",
+                },
+            },
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["role", "content"],
+            "properties": {
+                "role": {"enum": [role for role in MESSAGE_ROLES if role != "user"]},
+                "content": {"type": "string", "pattern": _NO_NUL},
+                "tool_calls": _TOOL_CALLS_INPUT,
+                "reply": {"const": False},
+            },
+        },
+    ]
+}
+
+
+def _limit(default: int, maximum: int) -> dict[str, Any]:
+    return {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+    }
+
+
+_CONVERSATION_ID = {
+    "name": "conversation_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+    "description": "Another user's conversation, or a malformed id, is 404.",
+}
+
+_CONVERSATION_LINKS = {
+    name: {"operationId": operation, "parameters": {"conversation_id": "$response.body#/id"}}
+    for name, operation in [
+        ("GetConversation", "getConversation"),
+        ("RenameConversation", "renameConversation"),
+        ("DeleteConversation", "deleteConversation"),
+        ("AppendMessage", "appendMessage"),
+        ("ListMessages", "listMessages"),
+    ]
+}
+
+
+def _error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": _json(_ref("schemas", "Error"))}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Parley API",
+            "version": API_VERSION,
+            "description": "Conversations and their messages, for scripts and agents. "
+            "Authenticate with a personal API token (settings page) as a bearer token, or with "
+            "the session cookie of a signed-in browser.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+        "paths": {
+            "/api/conversations": {
+                "post": {
+                    "operationId": "createConversation",
+                    "summary": "Start a conversation",
+                    "requestBody": {"required": False, "content": _json(_ref("schemas", "NewConversation"))},
+                    "responses": {
+                        "201": {
+                            "description": "Created.",
+                            "headers": {
+                                "Location": {"required": True, "schema": {"type": "string"}},
+                            },
+                            "content": _json(_ref("schemas", "Conversation")),
+                            "links": _CONVERSATION_LINKS,
+                        },
+                        **_error_responses(400, 401, 403, 413, 422, 429),
+                    },
+                },
+                "get": {
+                    "operationId": "listConversations",
+                    "summary": "The caller's conversations, newest activity first",
+                    "parameters": [
+                        _limit(20, 100),
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": r"^[0-9]{1,17}-[0-9a-f]{32}$"},
+                            "description": "`next_cursor` of the previous page.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "A page.", "content": _json(_ref("schemas", "ConversationPage"))},
+                        **_error_responses(401, 422),
+                    },
+                },
+            },
+            "/api/conversations/{conversation_id}": {
+                "parameters": [_ref("parameters", "ConversationId")],
+                "get": {
+                    "operationId": "getConversation",
+                    "summary": "One conversation",
+                    "responses": {
+                        "200": {"description": "The conversation.", "content": _json(_ref("schemas", "Conversation"))},
+                        **_error_responses(401, 404),
+                    },
+                },
+                "patch": {
+                    "operationId": "renameConversation",
+                    "summary": "Rename (or, with null, clear the title); counts as activity",
+                    "requestBody": {"required": True, "content": _json(_ref("schemas", "Rename"))},
+                    "responses": {
+                        "200": {"description": "Renamed.", "content": _json(_ref("schemas", "Conversation"))},
+                        **_error_responses(400, 401, 403, 404, 413, 422, 429),
+                    },
+                },
+                "delete": {
+                    "operationId": "deleteConversation",
+                    "summary": "Delete the conversation and its messages",
+                    "responses": {
+                        "204": {"description": "Deleted."},
+                        **_error_responses(401, 403, 404, 429),
+                    },
+                },
+            },
+            "/api/conversations/{conversation_id}/messages": {
+                "parameters": [_ref("parameters", "ConversationId")],
+                "post": {
+                    "operationId": "appendMessage",
+                    "summary": "Add a message at the end; counts as activity",
+                    "requestBody": {"required": True, "content": _json(_ref("schemas", "NewMessage"))},
+                    "responses": {
+                        "201": {"description": "Added.", "content": _json(_ref("schemas", "MessageCreated"))},
+                        **_error_responses(400, 401, 403, 404, 413, 422, 429),
+                    },
+                },
+                "get": {
+                    "operationId": "listMessages",
+                    "summary": "The latest messages before a cursor, oldest first",
+                    "parameters": [
+                        _limit(50, 200),
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": r"^[0-9]{1,18}$"},
+                            "description": "`next_cursor` of the previous page: it reaches further back.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "A page.", "content": _json(_ref("schemas", "MessagePage"))},
+                        **_error_responses(401, 404, 422),
+                    },
+                },
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApiDocument",
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1.", "content": _json({"type": "object"})}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A personal API token (parley_…), made on the settings page.",
+                },
+                "cookieAuth": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": session_cookie,
+                    "description": "The session of a signed-in browser. Writes (POST, PATCH, DELETE) must "
+                    "also send the page's CSRF token in the X-CSRFToken header.",
+                },
+            },
+            "parameters": {"ConversationId": _CONVERSATION_ID},
+            "schemas": {
+                "Conversation": _CONVERSATION,
+                "Message": _MESSAGE,
+                "MessageCreated": _MESSAGE_CREATED,
+                "ConversationPage": _page("Conversation", "cursor"),
+                "MessagePage": _page("Message", "before"),
+                "NewConversation": _NEW_CONVERSATION,
+                "Rename": _RENAME,
+                "NewMessage": _NEW_MESSAGE,
+                "Error": _ERROR,
+            },
+            "responses": {
+                "BadRequest": _error_response("The body is not JSON, or not valid JSON."),
+                "Unauthorized": _error_response(
+                    "No credentials, or a token that is wrong or revoked.",
+                    {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+                ),
+                "Forbidden": _error_response("A cookie-authenticated write without a valid X-CSRFToken header."),
+                "NotFound": _error_response("No such conversation among the caller's."),
+                "TooLarge": _error_response("The body is larger than the server accepts."),
+                "Invalid": _error_response("A field is missing, unknown, of the wrong type or out of range."),
+                "RateLimited": _error_response(
+                    "Too many writes; wait the number of seconds in Retry-After.",
+                    {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 1}}},
+                ),
+            },
+        },
+    }

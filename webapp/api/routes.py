@@ -1,0 +1,112 @@
+"""The JSON API's endpoints (the contract's "JSON API" table).
+
+Each view reads its input, calls the data layer (every read scoped to the
+caller by ``get_conversation``), and commits. Responses are serialised before
+the commit: committing expires the objects, and reading them back would
+cost a query each.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from webapp import conversations
+from webapp.api import bp
+from webapp.api.auth import authenticate, current_api_user, public, write_limit
+from webapp.api.errors import register_error_handlers
+from webapp.api.openapi import openapi_document
+from webapp.api.schemas import (
+    conversation_json,
+    message_json,
+    read_cursor,
+    read_flag,
+    read_json_object,
+    read_limit,
+)
+from webapp.assistant.replies import generate_in_background
+from webapp.errors import InvalidInput
+from webapp.extensions import db
+
+CONVERSATIONS_PER_PAGE = 20
+MESSAGES_PER_PAGE = 50
+
+bp.before_request(authenticate)
+register_error_handlers(bp)
+
+
+@bp.post("/conversations")
+@write_limit
+def create_conversation():
+    body = read_json_object(("title",), body_optional=True)
+    conversation = conversations.create_conversation(current_api_user(), body.get("title"))
+    data = conversation_json(conversation)
+    db.session.commit()
+    return data, 201, {"Location": url_for(".get_conversation", conversation_id=data["id"])}
+
+
+@bp.get("/conversations")
+def list_conversations():
+    page = conversations.list_conversations(
+        current_api_user(), read_cursor("cursor"), read_limit(CONVERSATIONS_PER_PAGE)
+    )
+    return {"items": [conversation_json(c) for c in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.get("/conversations/<conversation_id>")
+def get_conversation(conversation_id: str):
+    return conversation_json(conversations.get_conversation(current_api_user(), conversation_id))
+
+
+@bp.patch("/conversations/<conversation_id>")
+@write_limit
+def rename_conversation(conversation_id: str):
+    conversation = conversations.get_conversation(current_api_user(), conversation_id)
+    body = read_json_object(("title",), required=("title",))
+    conversations.rename_conversation(conversation, body["title"])
+    data = conversation_json(conversation)
+    db.session.commit()
+    return data
+
+
+@bp.delete("/conversations/<conversation_id>")
+@write_limit
+def delete_conversation(conversation_id: str):
+    conversation = conversations.get_conversation(current_api_user(), conversation_id)
+    conversations.delete_conversation(conversation)
+    db.session.commit()
+    return "", 204
+
+
+@bp.post("/conversations/<conversation_id>/messages")
+@write_limit
+def append_message(conversation_id: str):
+    conversation = conversations.get_conversation(current_api_user(), conversation_id)
+    body = read_json_object(("role", "content", "tool_calls", "reply"), required=("role", "content"))
+    reply = read_flag(body, "reply")
+    if reply and body["role"] != "user":
+        raise InvalidInput("reply", "Only a user message can ask for a reply.")
+    message = conversations.append_message(
+        conversation, body["role"], body["content"], tool_calls=body.get("tool_calls")
+    )
+    data = message_json(message)
+    pending = conversations.start_reply(conversation) if reply else None
+    if pending is not None:
+        # Same transaction: the question is never stored without its reply.
+        data["reply"] = message_json(pending)
+    db.session.commit()
+    if pending is not None:
+        generate_in_background(current_app._get_current_object(), pending.id)
+    return data, 201
+
+
+@bp.get("/conversations/<conversation_id>/messages")
+def list_messages(conversation_id: str):
+    conversation = conversations.get_conversation(current_api_user(), conversation_id)
+    page = conversations.list_messages(conversation, read_cursor("before"), read_limit(MESSAGES_PER_PAGE))
+    return {"items": [message_json(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.get("/openapi.json")
+@public
+def openapi():
+    return openapi_document(session_cookie=current_app.config["SESSION_COOKIE_NAME"])

@@ -1,0 +1,103 @@
+"""Personal API tokens: made on the settings page, sent as ``Bearer`` tokens.
+
+A token is ``parley_`` followed by 43 random URL-safe characters (256 bits).
+Only its SHA-256 digest is stored: a fast hash is enough for a random secret
+of that size (there is nothing to guess), and it lets a request find its
+token with one indexed lookup. The prefix makes a leaked token easy to
+recognise (secret scanners, logs) and lets a malformed one be refused without
+touching the database.
+
+Like the rest of the data layer, these functions leave the commit to the
+caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from webapp.conversations import NUL_MESSAGE
+from webapp.errors import InvalidInput, NotFound
+from webapp.extensions import db
+from webapp.models import TOKEN_NAME_MAX, ApiToken, User, utcnow
+
+TOKEN_PREFIX = "parley_"
+_TOKEN_BYTES = 32
+_TOKEN_LENGTH = len(TOKEN_PREFIX) + 43  # 32 bytes in unpadded URL-safe base64
+# How stale last_used_at may get: recording every use would turn every API
+# read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_token(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def clean_token_name(name: str) -> str:
+    """A token's name is 1–100 characters on one line, trimmed."""
+    if not isinstance(name, str):
+        raise InvalidInput("name", "The name must be text.")
+    if "\x00" in name:
+        raise InvalidInput("name", NUL_MESSAGE)
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("name", "Give the token a name, so you can tell it apart later.")
+    if len(name) > TOKEN_NAME_MAX:
+        raise InvalidInput("name", f"A token name can be at most {TOKEN_NAME_MAX} characters (it has {len(name)}).")
+    return name
+
+
+def create_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """Make a token for ``user``; the plaintext is returned here and never again."""
+    name = clean_token_name(name)
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
+    token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(plaintext), created_at=utcnow())
+    db.session.add(token)
+    db.session.flush()
+    return token, plaintext
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens, newest first."""
+    query = (
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def revoke_token(user: User, token_id: int) -> None:
+    """Delete one of the user's tokens; another user's is as missing as none."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))
+    if token is None:
+        raise NotFound("That token does not exist.")
+    db.session.delete(token)
+    db.session.flush()
+
+
+def user_for_token(plaintext: str) -> User | None:
+    """The active user a token belongs to, or None for a wrong or revoked one.
+
+    The lookup compares hashes, not plaintexts, so how long the index search
+    takes tells an attacker nothing about any stored token. A first use within a minute sets
+    ``last_used_at``, which the caller commits.
+    """
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) != _TOKEN_LENGTH:
+        return None
+    digest = hash_token(plaintext)
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(ApiToken.user)
+        .where(ApiToken.token_hash == digest, User.active.is_(True))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+    return user
