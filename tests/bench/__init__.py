@@ -1,0 +1,1 @@
+"""``make bench``: the performance figures in README.md (entry point: run.py)."""
