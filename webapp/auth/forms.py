@@ -3,6 +3,8 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 from webapp.accounts import PASSWORD_MAX, USERNAME_MAX, check_password, check_username
+from webapp.models import TOKEN_NAME_MAX
+from webapp.tokens import clean_token_name
 from webapp.forms import rule
 
 
@@ -56,4 +58,13 @@ class PasswordForm(FlaskForm):
         "Repeat the new password",
         validators=[DataRequired("Repeat the new password."), EqualTo("password", "The two passwords differ.")],
         render_kw={"autocomplete": "new-password", "maxlength": PASSWORD_MAX},
+    )
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Give the token a name."), rule(clean_token_name)],
+        render_kw={"maxlength": TOKEN_NAME_MAX, "autocomplete": "off"},
+        description="Say where it will be used, e.g. “laptop script”.",
     )

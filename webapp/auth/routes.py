@@ -5,10 +5,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.accounts import authenticate, count_users, create_user, password_matches, set_password
 from webapp.auth import bp
-from webapp.auth.forms import LoginForm, PasswordForm, RegisterForm
+from webapp.auth.forms import LoginForm, PasswordForm, RegisterForm, TokenForm
 from webapp.errors import InvalidInput
 from webapp.extensions import db, limiter
 from webapp.security import safe_next_url
+from webapp.tokens import create_token, list_tokens, revoke_token
 
 
 def _username_key() -> str:
@@ -74,10 +75,20 @@ def logout():
     return redirect(url_for("auth.login"), 303)
 
 
+def render_settings(status: int = 200, *, password_form=None, token_form=None, new_token=None):
+    return render_template(
+        "auth/settings.html",
+        password_form=password_form or PasswordForm(formdata=None),
+        token_form=token_form or TokenForm(formdata=None),
+        tokens=list_tokens(current_user),
+        new_token=new_token,
+    ), status
+
+
 @bp.get("/settings")
 @login_required
 def settings():
-    return render_template("auth/settings.html", password_form=PasswordForm())
+    return render_settings()
 
 
 @bp.post("/settings/password")
@@ -96,4 +107,26 @@ def change_password():
             flash("Your password is changed. Other devices are signed out.", "success")
             return redirect(url_for("auth.settings"), 303)
         form.current_password.errors.append("That is not your current password.")
-    return render_template("auth/settings.html", password_form=form), 422
+    return render_settings(422, password_form=form)
+
+
+@bp.post("/settings/tokens")
+@login_required
+def create_api_token():
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return render_settings(422, token_form=form)
+    token, plaintext = create_token(current_user, form.name.data)
+    db.session.commit()
+    # Shown once, in this response: a redirect would have to carry the secret
+    # in the session cookie to the next page.
+    return render_settings(201, new_token=(token, plaintext))
+
+
+@bp.post("/settings/tokens/<int:token_id>/delete")
+@login_required
+def revoke_api_token(token_id: int):
+    revoke_token(current_user, token_id)
+    db.session.commit()
+    flash("The token is revoked; anything using it can no longer sign in.", "success")
+    return redirect(url_for("auth.settings"), 303)

@@ -1,0 +1,69 @@
+"""Personal API tokens on the settings page: made, shown once, used, revoked."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from webapp.extensions import db
+from webapp.models import ApiToken
+
+
+def create(client, name="laptop script"):
+    return client.post("/settings/tokens", data={"name": name})
+
+
+def test_a_new_token_is_shown_once_and_works_with_the_api(app, client, auth, make_user):
+    make_user("alice")
+    auth.login()
+    response = create(client)
+    assert response.status_code == 201
+    token = re.search(r'value="(parley_[^"]+)"', response.text).group(1)
+    assert "It is shown only this once" in response.text
+    page = client.get("/settings").text
+    assert "laptop script" in page and token not in page
+    api = app.test_client()
+    listed = api.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 200
+    with app.app_context():
+        stored = db.session.scalars(db.select(ApiToken)).one()
+        assert stored.token_hash != token and token not in stored.token_hash
+
+
+def test_revoking_a_token_locks_it_out(app, client, auth, make_user):
+    make_user("alice")
+    auth.login()
+    token = re.search(r'value="(parley_[^"]+)"', create(client).text).group(1)
+    token_id = re.search(r'/settings/tokens/(\d+)/delete', client.get("/settings").text).group(1)
+    response = client.post(f"/settings/tokens/{token_id}/delete")
+    assert (response.status_code, response.headers["Location"]) == (303, "/settings")
+    assert "You have no tokens." in client.get("/settings").text
+    refused = app.test_client().get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
+    assert refused.json["error"]["code"]
+
+
+@pytest.mark.parametrize(("name", "message"), [("", "Give the token a name"), ("x" * 101, "100")])
+def test_a_bad_token_name_is_refused(app, client, auth, make_user, name, message):
+    make_user("alice")
+    auth.login()
+    response = create(client, name)
+    assert response.status_code == 422
+    assert message in response.text
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(ApiToken)) == 0
+
+
+def test_another_users_token_cannot_be_revoked(app, client, auth, make_user, client_for):
+    make_user("alice")
+    make_user("bob")
+    auth.login("bob")
+    create(client, "bob's")
+    with app.app_context():
+        bobs = db.session.scalars(db.select(ApiToken)).one().id
+    client.post("/logout")
+    auth.login("alice")
+    assert client.post(f"/settings/tokens/{bobs}/delete").status_code == 404
+    with app.app_context():
+        assert db.session.get(ApiToken, bobs) is not None
