@@ -343,7 +343,7 @@ def test_sidebar_pages_by_cursor_until_the_end(app, client, signed_in, seed):
     cursor = re.search(r'hx-get="/sidebar\?cursor=([^"]+)"', second).group(1)
     third = client.get(f"/sidebar?cursor={cursor}", headers=HTMX).text
     assert len(sidebar_titles(third)) == 20
-    assert "hx-get" not in third
+    assert "/sidebar?cursor=" not in third
     everything = first + sidebar_titles(second) + sidebar_titles(third)
     assert sorted(everything) == sorted(f"t{i:03}" for i in range(120))
     assert len(set(everything)) == 120
@@ -486,3 +486,15 @@ def test_thread_settings_are_saved_and_validated(app, client, signed_in, make_us
     bob = make_user("bob")
     theirs = make_thread(seed, bob.id)
     assert client.post(f"/c/{theirs}/settings", data={"model": "x"}).status_code == 404
+
+
+def test_sidebar_menus_load_their_forms_when_opened(client, signed_in, make_user, seed):
+    thread = make_thread(seed, signed_in, "Menu me")
+    page = client.get("/").text
+    assert f'hx-get="/c/{thread}/menu"' in page
+    assert f'action="/c/{thread}/title"' not in page  # not on the page until asked for
+    menu = client.get(f"/c/{thread}/menu", headers=HTMX)
+    assert f'action="/c/{thread}/title"' in menu.text and f'action="/c/{thread}/delete"' in menu.text
+    assert client.get(f"/c/{thread}/menu").headers["Location"] == f"/c/{thread}"
+    bob = make_user("bob")
+    assert client.get(f"/c/{make_thread(seed, bob.id)}/menu", headers=HTMX).status_code == 404

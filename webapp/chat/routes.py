@@ -140,6 +140,15 @@ def thread(conversation_id: uuid.UUID):
     return render_page(get_conversation(current_user, conversation_id))
 
 
+@bp.get("/c/<uuid:conversation_id>/menu")
+def thread_menu(conversation_id: uuid.UUID):
+    """The sidebar item's rename and delete forms, loaded when its menu opens."""
+    conversation = get_conversation(current_user, conversation_id)
+    if not is_htmx():
+        return redirect(url_for(".thread", conversation_id=conversation.id))
+    return render_template("chat/_thread_menu.html", conversation=conversation)
+
+
 @bp.get("/c/<uuid:conversation_id>/messages")
 def messages(conversation_id: uuid.UUID):
     conversation = get_conversation(current_user, conversation_id)
