@@ -498,3 +498,28 @@ def test_sidebar_menus_load_their_forms_when_opened(client, signed_in, make_user
     assert client.get(f"/c/{thread}/menu").headers["Location"] == f"/c/{thread}"
     bob = make_user("bob")
     assert client.get(f"/c/{make_thread(seed, bob.id)}/menu", headers=HTMX).status_code == 404
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def test_export_markdown_and_json_in_order(client, signed_in, make_user, seed):
+    import json
+
+    thread = make_thread(seed, signed_in, "Trip: Lisbon/Porto", messages=3)
+    page = client.get(f"/c/{thread}").text
+    assert f'href="/c/{thread}/export.md"' in page and f'href="/c/{thread}/export.json"' in page
+    md = client.get(f"/c/{thread}/export.md")
+    assert md.status_code == 200
+    assert md.headers["Content-Disposition"] == 'attachment; filename="trip-lisbon-porto.md"'
+    text = md.get_data(as_text=True)
+    assert text.startswith("# Trip: Lisbon/Porto\n")
+    assert text.index("message 1") < text.index("message 2") < text.index("message 3")
+    assert "## Assistant, " in text
+    data = json.loads(client.get(f"/c/{thread}/export.json").get_data(as_text=True))
+    assert data["conversation"]["id"] == str(thread)
+    assert [m["content"] for m in data["messages"]] == ["message 1", "message 2", "message 3"]
+    bob = make_user("bob")
+    theirs = make_thread(seed, bob.id)
+    assert client.get(f"/c/{theirs}/export.md").status_code == 404
+    assert client.get(f"/c/{theirs}/export.json").status_code == 404

@@ -19,6 +19,7 @@ from webapp.assistant.replies import (
     stop,
 )
 from webapp.chat import bp
+from webapp.chat.export import download
 from webapp.chat.forms import MessageForm, SettingsForm, TitleForm
 from webapp.chat.sidebar import grouped
 from webapp.chat.streaming import reply_stream
@@ -138,6 +139,12 @@ def create():
 @bp.get("/c/<uuid:conversation_id>")
 def thread(conversation_id: uuid.UUID):
     return render_page(get_conversation(current_user, conversation_id))
+
+
+@bp.get("/c/<uuid:conversation_id>/export.md", defaults={"kind": "md"})
+@bp.get("/c/<uuid:conversation_id>/export.json", defaults={"kind": "json"})
+def export(conversation_id: uuid.UUID, kind: str):
+    return download(get_conversation(current_user, conversation_id), kind)
 
 
 @bp.get("/c/<uuid:conversation_id>/menu")
