@@ -39,7 +39,8 @@ def test_first_user_registers_signs_out_and_in_again_and_sees_the_admin_link(pag
     sign_in(page, "founder")
     expect(page).to_have_url(re.compile(r"/$"))
     header_nav(page).get_by_role("link", name="Admin").click()
-    expect(page.get_by_role("heading", name="Admin", level=1)).to_be_visible()
+    expect(page.get_by_role("navigation", name="Admin")).to_be_visible()
+    expect(page.get_by_role("heading", name="Conversations", level=1)).to_be_visible()
 
 
 @pytest.mark.parametrize(
