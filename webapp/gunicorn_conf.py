@@ -15,3 +15,6 @@ timeout = 60
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
+# gunicorn's runtime control socket is one per account (~/.gunicorn): two
+# instances would fight over it, and Parley does not use it.
+control_socket_disable = True
