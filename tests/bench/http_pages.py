@@ -70,10 +70,13 @@ class Case:
     headers: dict[str, str] = field(default_factory=dict)
     present: tuple[str, ...] = ()  # each must be in the body
     absent: tuple[str, ...] = ()  # none may be
+    method: str = "GET"
+    body: bytes | None = None
+    status: int = 200  # the right answer's
 
     def problem(self, status: int, body: bytes) -> str | None:
         """What is wrong with this answer, or None."""
-        if status != 200:
+        if status != self.status:
             return f"status {status}"
         text = body.decode("utf-8", "replace")
         for needle in self.present:
@@ -213,10 +216,12 @@ def worker_pids(pid: int) -> list[int]:
 
 
 @contextmanager
-def gunicorn(app: str, env: dict[str, str], ready_path: str, log: Path) -> Iterator[Server]:
+def gunicorn(app: str, env: dict[str, str], ready_path: str, log: Path,
+             extra_args: tuple[str, ...] = ()) -> Iterator[Server]:
     """``app`` served by gunicorn with the project's settings (less the access
-    log: see ``gunicorn_settings.py``), on a free port of the loopback;
-    stopped (SIGTERM, a graceful shutdown) on the way out."""
+    log: see ``gunicorn_settings.py``; ``extra_args`` override them), on a
+    free port of the loopback; stopped (SIGTERM, a graceful shutdown) on the
+    way out."""
     for _ in range(3):  # another program may take the free port before gunicorn binds it
         port = free_port()
         command = [
@@ -226,6 +231,7 @@ def gunicorn(app: str, env: dict[str, str], ready_path: str, log: Path) -> Itera
             # Since gunicorn 25.1 every instance opens ~/.gunicorn/gunicorn.ctl (or one in
             # $XDG_RUNTIME_DIR) unless told otherwise: it would take over a running server's.
             *(["--no-control-socket"] if GUNICORN_VERSION >= (25, 1) else []),
+            *extra_args,
             app,
         ]
         with log.open("ab") as out:
@@ -332,16 +338,18 @@ class Tally:
         return len(self.latencies_ms)
 
 
-def send(port: int, path: str, headers: dict[str, str], requests: int, concurrency: int,
+def send(port: int, path: str | list[str], headers: dict[str, str], requests: int, concurrency: int,
          deadline: float, case: Case, tally: Tally) -> None:
-    """``requests`` GETs of ``path`` from ``concurrency`` threads, each answer
-    checked by ``case``, all of it added to ``tally``."""
+    """``requests`` requests (``case.method``, with ``case.body``) for ``path``
+    from ``concurrency`` threads, each answer checked by ``case``, all of it
+    added to ``tally``. A list of paths gives each thread its own."""
     tickets = count()
     start_line = threading.Barrier(concurrency + 1)
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    paths = [path] * concurrency if isinstance(path, str) else path
     errors: Counter = Counter()
 
-    def client(kept: list[float]) -> None:
+    def client(kept: list[float], path: str) -> None:
         connection = HTTPConnection(HOST, port, timeout=30)
         try:
             try:
@@ -352,7 +360,7 @@ def send(port: int, path: str, headers: dict[str, str], requests: int, concurren
             while next(tickets) < requests and time.monotonic() < deadline:
                 sent = time.perf_counter()
                 try:
-                    connection.request("GET", path, headers=headers)
+                    connection.request(case.method, path, case.body, headers=headers)
                     response = connection.getresponse()
                     body = response.read()
                 except (OSError, HTTPException) as error:
@@ -367,7 +375,8 @@ def send(port: int, path: str, headers: dict[str, str], requests: int, concurren
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(kept,), daemon=True) for kept in latencies]
+    threads = [threading.Thread(target=client, args=(kept, path), daemon=True)
+               for kept, path in zip(latencies, paths)]
     for thread in threads:
         thread.start()
     start_line.wait(timeout=START_SECONDS)

@@ -8,6 +8,8 @@ import platform
 import re
 import sqlite3
 import statistics
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +60,67 @@ def replace_section(readme_text: str, name: str, body: str) -> str:
     if not section.search(readme_text):
         raise SystemExit(f"README.md has no {start} … {end} section to replace")
     return section.sub(lambda _: f"{start}\n{body.strip()}\n{end}", readme_text, count=1)
+
+
+class Neighbours:
+    """How much CPU the machine's other processes (all but this one and its
+    descendants: the servers, the fake model) took while the block ran:
+    ``/proc`` read every second. The figures of a run whose neighbours were
+    busy are slower and noisier than the code under test."""
+
+    INTERVAL = 1.0
+
+    def __init__(self) -> None:
+        self.others_seconds = 0.0
+        self.seconds = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="neighbours", daemon=True)
+
+    @staticmethod
+    def _processes() -> dict[int, tuple[int, float]]:
+        """Every process's parent and CPU seconds so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        found = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+        return found
+
+    def _others(self, processes: dict[int, tuple[int, float]]) -> dict[int, float]:
+        ours, children = {os.getpid()}, {}
+        for pid, (parent, _) in processes.items():
+            children.setdefault(parent, []).append(pid)
+        todo = [os.getpid()]
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                ours.add(child)
+                todo.append(child)
+        return {pid: cpu for pid, (_, cpu) in processes.items() if pid not in ours}
+
+    def _run(self) -> None:
+        before, started = self._others(self._processes()), time.monotonic()
+        while not self._stop.wait(self.INTERVAL):
+            now = self._others(self._processes())
+            # A process that started meanwhile counts from zero; one that ended is lost.
+            self.others_seconds += sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
+            before = now
+        self.seconds = time.monotonic() - started
+
+    def __enter__(self) -> Neighbours:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def line(self) -> str:
+        share = self.others_seconds / self.seconds if self.seconds else float("nan")
+        return (f"Other processes on this machine (not the benchmark's) used {share:.0%} of one core on average"
+                f" during this benchmark ({self.seconds:.0f} s).")

@@ -1,4 +1,5 @@
-"""``make bench``: does a big account cost the same as a small one?
+"""``make bench``: does a big account cost the same as a small one, do
+replies stream as they should, and what do the admin table and the API cost?
 
 Seeds a throwaway database with a small and a large case of each shape (an
 account with 100 or 100,000 conversations, a thread with 100 or 100,000
@@ -8,66 +9,106 @@ messages), then
   concurrent client, next to a bare Flask "hello" app (``http_pages.py``);
 - times the real functions of ``webapp.conversations`` (``data_layer.py``);
 
+then, each on databases of its own,
+
+- streams replies from a fake model server through the served app: added
+  latency, database writes per reply, concurrent streams (``streams.py``;
+  SQLite, the default server);
+- times the admin's table of every thread with 1,000 and 100,000 threads
+  (``admin_table.py``);
+- times appending and listing messages through the JSON API with a token
+  (``api.py``; SQLite, and PostgreSQL when ``BENCH_DATABASE_URL`` is set);
+
 and prints a Markdown table of each.
 
     python tests/bench/run.py                   # SQLite, in a temporary directory
-    python tests/bench/run.py --only data       # ... only the data layer (or: --only http)
+    python tests/bench/run.py --only data       # ... only the data layer (or: http, streams, admin, api)
     python tests/bench/run.py --explain         # ... and the query plans
     python tests/bench/run.py --update-readme   # ... and the tables into README.md
     BENCH_DATABASE_URL=postgresql://... python tests/bench/run.py --db postgres
 
-On PostgreSQL everything lives in a new schema that is dropped at the end;
-nothing else in that database is touched. A run in which any HTTP response
-was wrong exits with status 1 and leaves README.md alone.
+``--db`` chooses the databases of the data, HTTP and admin benchmarks. On
+PostgreSQL everything lives in a new schema that is dropped at the end;
+nothing else in that database is touched. A run in which any response was
+wrong (or a stream failed) exits with status 1 and leaves README.md alone; a
+missed goal is reported in its table, and does not.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # time this checkout's webapp, whichever copy is installed
 
-from tests.bench import data_layer, http_pages  # noqa: E402
-from tests.bench.report import README, replace_section  # noqa: E402
+from tests.bench import admin_table, api, data_layer, http_pages, streams  # noqa: E402
+from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
+
+BENCHMARKS = ("data", "http", "streams", "admin", "api")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite",
-                        help="postgres and both read BENCH_DATABASE_URL (default: sqlite)")
-    parser.add_argument("--only", choices=("data", "http"), help="run one of the two benchmarks")
+                        help="for data, http and admin; postgres and both read BENCH_DATABASE_URL (default: sqlite)")
+    parser.add_argument("--only", choices=BENCHMARKS, help="run one of the benchmarks")
     parser.add_argument("--explain", action="store_true", help="print the query plans of the timed reads")
     parser.add_argument("--requests", type=int, default=http_pages.REQUESTS,
-                        help=f"HTTP requests per case (default: {http_pages.REQUESTS:,})")
+                        help=f"HTTP requests per case of the page benchmark (default: {http_pages.REQUESTS:,})")
     parser.add_argument("--concurrency", type=int, default=http_pages.CONCURRENCY,
-                        help=f"HTTP client threads (default: {http_pages.CONCURRENCY})")
+                        help=f"HTTP client threads of the page benchmark (default: {http_pages.CONCURRENCY})")
     parser.add_argument("--update-readme", action="store_true", help="write the table(s) into README.md")
     args = parser.parse_args(argv)
+    wanted = [args.only] if args.only else list(BENCHMARKS)
 
-    reports: dict[str, list[str]] = {"http": [], "data": []}
+    reports: dict[str, list[str]] = {name: [] for name in BENCHMARKS}
     errors = 0
+
+    def report(name: str, body: str, neighbours: Neighbours) -> None:
+        reports[name].append(f"{body}\n\n{neighbours.line()}")
+        print(reports[name][-1] + "\n", flush=True)
+
+    started = time.perf_counter()
     for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
-        with bench_app(kind) as (_app, url):
-            seeded = seed()
-            if args.explain:
-                data_layer.print_plans(seeded)
-            # HTTP first: the data layer's last operation adds messages to the threads it reads.
-            if args.only != "data":
-                results = http_pages.run(seeded, url, args.requests, args.concurrency)
-                reports["http"].append(http_pages.render(results))
-                print(reports["http"][-1] + "\n", flush=True)
-                if results.errors:
-                    errors += sum(results.errors.values())
-                    print(f"Wrong responses:\n{http_pages.describe_errors(results)}\n", file=sys.stderr)
-            if args.only != "http":
-                reports["data"].append(data_layer.render(seeded, data_layer.run_operations(seeded)))
-                print(reports["data"][-1] + "\n", flush=True)
+        if "data" in wanted or "http" in wanted:
+            with bench_app(kind) as (_app, url):
+                seeded = seed()
+                if args.explain:
+                    data_layer.print_plans(seeded)
+                # HTTP first: the data layer's last operation adds messages to the threads it reads.
+                if "http" in wanted:
+                    with Neighbours() as neighbours:
+                        results = http_pages.run(seeded, url, args.requests, args.concurrency)
+                    report("http", http_pages.render(results), neighbours)
+                    if results.errors:
+                        errors += sum(results.errors.values())
+                        print(f"Wrong responses:\n{http_pages.describe_errors(results)}\n", file=sys.stderr)
+                if "data" in wanted:
+                    with Neighbours() as neighbours:
+                        timings = data_layer.run_operations(seeded)
+                    report("data", data_layer.render(seeded, timings), neighbours)
+        if "admin" in wanted:
+            with Neighbours() as neighbours:
+                results = admin_table.run(kind)
+            report("admin", admin_table.render(results), neighbours)
+            errors += sum(results.errors.values())
+    if "streams" in wanted:
+        with Neighbours() as neighbours:
+            results = streams.run()
+        report("streams", streams.render(results), neighbours)
+        errors += streams.failed(results)
+    if "api" in wanted:
+        with Neighbours() as neighbours:
+            results = api.run()
+        report("api", api.render(results), neighbours)
+        errors += api.failed(results)
+    print(f"make bench took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if errors:
-        print(f"{errors} HTTP responses were wrong: the figures above do not count.", file=sys.stderr)
+        print(f"{errors} responses or streams were wrong: the figures above do not count.", file=sys.stderr)
         return 1
     if args.update_readme:
         readme = README.read_text()

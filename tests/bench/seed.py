@@ -116,18 +116,22 @@ def insert_threads(threads: Iterable[Thread]) -> tuple[int, int]:
     return conversations, messages
 
 
-def seed() -> Seeded:
-    """Fill the empty tables of the current app's database."""
-    start = time.perf_counter()
+def insert_users(names: Iterable[str], role: str = "user") -> dict[str, int]:
+    """Accounts that sign in with ``PASSWORD``; every account's id by username."""
     password_hash = generate_password_hash(PASSWORD)  # slow on purpose, so only once
-    names = ["few_threads", "many_threads", "threads", *(f"other_{i}" for i in range(OTHER_USERS))]
     insert_rows(User, (
-        {"username": name, "username_key": name.lower(), "password_hash": password_hash, "role": "user",
+        {"username": name, "username_key": name.lower(), "password_hash": password_hash, "role": role,
          "active": True, "session_token": new_session_token(), "created_at": NOW - timedelta(days=800),
          "last_login_at": None}
         for name in names
     ))
-    users = dict(db.session.execute(select(User.username, User.id)).all())
+    return dict(db.session.execute(select(User.username, User.id)).all())
+
+
+def seed() -> Seeded:
+    """Fill the empty tables of the current app's database."""
+    start = time.perf_counter()
+    users = insert_users(["few_threads", "many_threads", "threads", *(f"other_{i}" for i in range(OTHER_USERS))])
     short = thread(users["threads"], NOW - timedelta(hours=1), SMALL, "Short thread")
     long = thread(users["threads"], NOW - timedelta(hours=2), LARGE, "Long thread")
     conversations, messages = insert_threads(chain(
