@@ -470,3 +470,32 @@ def test_reply_finishing_does_not_bump_activity(app, ctx, user):
     assert db.session.get(Conversation, conversation.id).updated_at == before
     assert db.session.get(Message, reply.id).status == "complete"
     assert db.session.get(User, user.id) is not None
+
+
+def test_a_reader_arriving_before_the_claim_follows_the_live_reply(app, ctx, user, monkeypatch):
+    """The live reply exists from the moment the writing is started, so a
+    reader never finds the row claimed but nothing here to follow."""
+    import webapp.assistant.replies as replies
+    from webapp.assistant.live import get_reply
+
+    conversation = create_conversation(user)
+    append_message(conversation, "user", "hi")
+    reply = append_message(conversation, "assistant", "", status="pending")
+    db.session.commit()
+    entered, release = threading.Event(), threading.Event()
+    real_claim = replies._claim
+
+    def slow_claim(message_id, owner):
+        entered.set()
+        release.wait(5)
+        return real_claim(message_id, owner)
+
+    monkeypatch.setattr(replies, "_claim", slow_claim)
+    thread = generate_in_background(app, reply.id)
+    entered.wait(5)
+    assert get_reply(reply.id) is not None  # before the claim has even run
+    assert generate_in_background(app, reply.id) is None  # and no second writer here
+    release.set()
+    thread.join(5)
+    db.session.expire_all()
+    assert db.session.get(Message, reply.id).status == "complete"

@@ -8,7 +8,7 @@ the command line, e.g. ``--bind 0.0.0.0:8000 --workers 2``.
 bind = "127.0.0.1:5000"
 workers = 1
 worker_class = "gthread"
-threads = 128
+threads = 256
 # A stream sends a keep-alive comment every 15 s; a worker that sends nothing
 # for this long is stuck and gets restarted.
 timeout = 60

@@ -14,6 +14,9 @@ class LiveReply:
     def __init__(self) -> None:
         self.text = ""
         self.done = False
+        # Set when another worker turned out to hold the reply: readers
+        # here then follow its row in the database instead.
+        self.elsewhere = False
         self.stop = threading.Event()
         self._changed = threading.Condition()
 
@@ -39,10 +42,17 @@ _live: dict[int, LiveReply] = {}
 _lock = threading.Lock()
 
 
-def open_reply(message_id: int) -> LiveReply:
+def open_reply(message_id: int) -> tuple[LiveReply, bool]:
+    """The reply this process writes for ``message_id``, and whether it is new.
+
+    Opened before the writer claims the row, so a reader that arrives in
+    between waits for the text here rather than polling the database."""
     with _lock:
+        live = _live.get(message_id)
+        if live is not None:
+            return live, False
         live = _live[message_id] = LiveReply()
-        return live
+        return live, True
 
 
 def get_reply(message_id: int) -> LiveReply | None:

@@ -23,7 +23,7 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from webapp.assistant import ProviderError, ReplyRequest, provider_for
-from webapp.assistant.live import close_reply, get_reply, open_reply
+from webapp.assistant.live import LiveReply, close_reply, get_reply, open_reply
 from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, utcnow
@@ -100,29 +100,28 @@ def _still_owned(message_id: int, owner: str) -> bool:
     return owned is not None
 
 
-def generate(message_id: int) -> None:
+def generate(message_id: int, live: LiveReply | None = None) -> None:
     """Claim the reply and write it, in this thread. Returns when it is done,
     or at once if someone else has it."""
+    if live is None:
+        live, _ = open_reply(message_id)
     owner = f"{WORKER_ID}:{uuid.uuid4().hex[:12]}"
-    if not _claim(message_id, owner):
-        return
-    message = db.session.get(Message, message_id)
-    conversation = message.conversation
-    config = current_app.config
-    provider = provider_for(current_app)
-    request = ReplyRequest(
-        history=history_for(message, config["PARLEY_LLM_HISTORY_CHARS"]),
-        model=conversation.model,
-        system_prompt=conversation.system_prompt,
-    )
-    db.session.close()
-
-    live = open_reply(message_id)
-    request.stop = live.stop
     text = ""
-    last_save = last_check = time.monotonic()
     try:
-        for chunk in provider.stream(request):
+        if not _claim(message_id, owner):
+            live.elsewhere = True
+            return
+        message = db.session.get(Message, message_id)
+        conversation = message.conversation
+        request = ReplyRequest(
+            history=history_for(message, current_app.config["PARLEY_LLM_HISTORY_CHARS"]),
+            model=conversation.model,
+            system_prompt=conversation.system_prompt,
+            stop=live.stop,
+        )
+        db.session.close()
+        last_save = last_check = time.monotonic()
+        for chunk in provider_for(current_app).stream(request):
             text += chunk
             live.append(chunk)
             now = time.monotonic()
@@ -151,12 +150,16 @@ def generate(message_id: int) -> None:
         close_reply(message_id, live)
 
 
-def generate_in_background(app: Flask, message_id: int) -> threading.Thread:
-    """Write the reply in a thread of its own, outliving the request."""
+def generate_in_background(app: Flask, message_id: int) -> threading.Thread | None:
+    """Write the reply in a thread of its own, outliving the request; None
+    if this process is writing it already."""
+    live, new = open_reply(message_id)
+    if not new:
+        return None
 
     def run() -> None:
         with app.app_context():
-            generate(message_id)
+            generate(message_id, live)
 
     thread = threading.Thread(target=run, name=f"reply-{message_id}", daemon=True)
     _background.add(thread)

@@ -24,7 +24,6 @@ from webapp.models import Conversation, Message, utcnow
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.5
-LIVE_WAIT_SECONDS = 0.5
 
 
 def sse(data: str = "", event: str | None = None) -> str:
@@ -91,10 +90,7 @@ def _live_reply(message_id: int) -> LiveReply | None:
     if not claimable:
         return None
     generate_in_background(current_app._get_current_object(), message_id)
-    deadline = time.monotonic() + LIVE_WAIT_SECONDS
-    while (live := get_reply(message_id)) is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return live
+    return get_reply(message_id)
 
 
 def _final(conversation_id, message_id: int) -> Iterator[str]:
@@ -115,7 +111,7 @@ def reply_stream(conversation: Conversation, message: Message) -> Response:
         live = _live_reply(message_id)
         if live is not None:
             yield from _follow_live(message_id, live)
-        else:
+        if live is None or live.elsewhere:
             yield from _follow_database(message_id)
         yield from _final(conversation_id, message_id)
 
