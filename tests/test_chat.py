@@ -284,6 +284,19 @@ def test_rename_over_htmx_updates_header_and_sidebar(client, signed_in, seed):
     assert 'aria-current="page"' in response.text
 
 
+def test_rename_over_htmx_of_another_thread_leaves_the_open_one_alone(client, signed_in, seed):
+    shown = make_thread(seed, signed_in, "Open")
+    other = make_thread(seed, signed_in, "Other")
+    response = client.post(
+        f"/c/{other}/title", data={"title": "Renamed"},
+        headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{shown}"},
+    )
+    assert response.status_code == 200
+    assert 'id="pane-header"' not in response.text  # the header shows "Open", and stays
+    assert sidebar_titles(response.text) == ["Renamed", "Open"]
+    assert f'<li class="thread-item current" id="thread-{shown}">' in response.text
+
+
 @pytest.mark.parametrize("title", ["", "   ", "z" * 256])
 def test_bad_rename_is_refused_and_keeps_the_title(app, client, signed_in, seed, title):
     thread = make_thread(seed, signed_in, "Keep me")
@@ -324,6 +337,16 @@ def test_delete_over_htmx_from_another_page_updates_the_sidebar(client, signed_i
     assert "HX-Redirect" not in response.headers
     assert sidebar_titles(response.text) == ["Kept"]
     assert "The chat is deleted." in response.text
+
+
+def test_delete_over_htmx_from_another_thread_keeps_it_highlighted(client, signed_in, seed):
+    doomed = make_thread(seed, signed_in, "Doomed")
+    shown = make_thread(seed, signed_in, "Open")
+    response = client.post(
+        f"/c/{doomed}/delete", headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{shown}?x=1"}
+    )
+    assert sidebar_titles(response.text) == ["Open"]
+    assert f'<li class="thread-item current" id="thread-{shown}">' in response.text
 
 
 # --- sidebar -----------------------------------------------------------------------------------

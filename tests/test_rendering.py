@@ -54,6 +54,12 @@ def test_fenced_code_is_highlighted_and_unknown_languages_are_plain():
     assert "&lt;b&gt;x&lt;/b&gt;" in plain
 
 
+def test_code_blocks_can_take_the_keyboard_focus():
+    # A long line scrolls the block sideways; focusable, it scrolls by keyboard too.
+    assert render_markdown("```\nx\n```").startswith('<pre tabindex="0"><code>')
+    assert render_markdown("    indented\n").startswith('<pre tabindex="0">')
+
+
 def test_table_alignment_uses_classes_not_inline_styles():
     html = render_markdown("| a | b |\n|:-|-:|\n| 1 | 2 |")
     assert 'class="align-left"' in html and 'class="align-right"' in html

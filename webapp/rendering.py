@@ -62,4 +62,7 @@ def render_markdown(text: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
+        # A code block scrolls sideways when its lines are long (on a phone,
+        # often): focusable, it can be scrolled with the keyboard too.
+        set_tag_attribute_values={"pre": {"tabindex": "0"}},
     )

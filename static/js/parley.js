@@ -46,8 +46,18 @@
     scope.querySelectorAll("textarea[data-max-length]").forEach(initComposer);
   }
 
+  // A new chat or a rename changes the thread's title without a page load;
+  // the tab's title (what the history and a screen reader name) follows it.
+  function syncTitle() {
+    var heading = document.getElementById("pane-title");
+    if (!heading) return;
+    var cut = document.title.lastIndexOf(" · ");
+    var title = heading.textContent.trim() + (cut >= 0 ? document.title.slice(cut) : "");
+    if (document.title !== title) document.title = title;
+  }
+
   document.addEventListener("DOMContentLoaded", function () { init(document); });
-  document.addEventListener("htmx:after:swap", function () { init(document); });
+  document.addEventListener("htmx:after:swap", function () { init(document); syncTitle(); });
 
   // Escape closes the phone drawer (opened by the #sidebar link, CSS :target).
   document.addEventListener("keydown", function (event) {

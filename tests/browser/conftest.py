@@ -11,6 +11,9 @@ Fixtures:
   limits off, and its own 500 page instead of a propagated exception. So the
   root fixtures that build on ``app`` (``make_user`` …) write to the live
   server's database.
+- ``demo_pace_ms``: the demo assistant's pause between words (0: instant).
+  A test that watches a reply stream sets it by parametrizing:
+  ``@pytest.mark.parametrize("demo_pace_ms", [150])``.
 - ``live_server``: the base URL (``http://127.0.0.1:<port>``) of ``app``
   served in a thread. An exception in a view fails the test.
 - ``browser``: one Chromium for the whole session.
@@ -78,13 +81,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def app(make_app, monkeypatch) -> Flask:
+def demo_pace_ms() -> int:
+    return 0
+
+
+@pytest.fixture
+def app(make_app, monkeypatch, demo_pace_ms) -> Flask:
     # Nearly every browser test makes an account and signs in: two scrypt
     # hashes at 0.2 s each would be the biggest wait in the suite. What the
     # hash is does not matter to a browser; a cheap one keeps these fast.
     cheap_hash = partial(generate_password_hash, method="pbkdf2:sha256:1000")
     monkeypatch.setattr(accounts, "generate_password_hash", cheap_hash)
-    app = make_app(WTF_CSRF_ENABLED=True, PROPAGATE_EXCEPTIONS=False)
+    app = make_app(WTF_CSRF_ENABLED=True, PROPAGATE_EXCEPTIONS=False, PARLEY_DEMO_PACE_MS=demo_pace_ms)
     with app.app_context():
         db.create_all()
     return app

@@ -181,6 +181,9 @@ def stop(message: Message) -> bool:
     values = {"status": "stopped", "lease_owner": None, "lease_until": None}
     if text is not None:
         values["content"] = text
+        # In the same write as the status: the reply's stream, which ends as
+        # soon as it sees "stopped", sends the final HTML from this row.
+        values["html"] = render_markdown(text) if text else None
     stopped = db.session.execute(
         update(Message)
         .where(Message.id == message.id, Message.status.in_(ACTIVE))
@@ -192,8 +195,9 @@ def stop(message: Message) -> bool:
         live.stop.set()
     if stopped:
         db.session.refresh(message)
-        message.html = render_markdown(message.content) if message.content else None
-        db.session.commit()
+        if text is None:  # written by another instance: render what it saved
+            message.html = render_markdown(message.content) if message.content else None
+            db.session.commit()
     return stopped == 1
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
 
 from webapp.assistant import provider_for
 from webapp.assistant.replies import (
@@ -200,11 +201,8 @@ def rename(conversation_id: uuid.UUID):
     db.session.commit()
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    showing = _showing(conversation)
-    return (
-        render_template("chat/_pane_header.html", conversation=conversation, oob=True)
-        + render_sidebar_update(conversation if showing else None)
-    )
+    header = render_template("chat/_pane_header.html", conversation=conversation, oob=True)
+    return (header if _showing(conversation) else "") + render_sidebar_update(_shown())
 
 
 @bp.post("/c/<uuid:conversation_id>/delete")
@@ -217,7 +215,8 @@ def delete(conversation_id: uuid.UUID):
         return redirect(url_for(".index"), 303)
     if showing:
         return "", 200, {"HX-Redirect": url_for(".index")}
-    return render_sidebar_update() + render_template("chat/_notice_oob.html", message="The chat is deleted.")
+    notice = render_template("chat/_notice_oob.html", message="The chat is deleted.")
+    return render_sidebar_update(_shown()) + notice
 
 
 @bp.get("/c/<uuid:conversation_id>/messages/<int:message_id>/stream")
@@ -284,3 +283,19 @@ def _showing(conversation: Conversation) -> bool:
     """Whether the page that sent this htmx request shows this thread."""
     page = urlsplit(request.headers.get("HX-Current-URL", "")).path
     return page == url_for(".thread", conversation_id=conversation.id)
+
+
+def _shown() -> Conversation | None:
+    """The user's thread that the page sending this htmx request shows, if any:
+    the sidebar keeps it highlighted when another thread changes."""
+    path = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    if not path.startswith(request.script_root + "/"):
+        return None
+    try:
+        adapter = current_app.create_url_adapter(request)
+        endpoint, args = adapter.match(path[len(request.script_root):], method="GET")
+        if endpoint != "chat.thread":
+            return None
+        return get_conversation(current_user, args["conversation_id"])
+    except HTTPException:
+        return None

@@ -1,0 +1,103 @@
+"""What the chat browser tests share: seeding threads straight into the live
+server's database, and the locators for the parts of the chat page."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask import Flask
+from playwright.sync_api import Locator, Page, expect
+
+from webapp.conversations import append_message, create_conversation
+from webapp.extensions import db
+from webapp.models import User, utcnow
+
+THREAD_URL = re.compile(r"/c/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+LIVE = re.compile(r"\blive\b")
+CURRENT = re.compile(r"\bcurrent\b")
+
+
+def seed_thread(app: Flask, user: User, title: str, *, messages: int = 2, ago: timedelta | None = None) -> str:
+    """A thread of ``user`` with ``messages`` messages ("Message 001" …, the
+    user's and the assistant's in turn), last active ``ago``; returns its id."""
+    with app.app_context():
+        owner = db.session.get(User, user.id)
+        conversation = create_conversation(owner, title)
+        for n in range(1, messages + 1):
+            append_message(conversation, "user" if n % 2 else "assistant", f"Message {n:03d}")
+        if ago is not None:
+            conversation.updated_at = utcnow() - ago
+        db.session.commit()
+        return str(conversation.id)
+
+
+def set_marker(page: Page) -> None:
+    """Mark the page's window; the mark is gone if the page reloads."""
+    page.evaluate("window.__marker = 'still here'")
+
+
+def page_kept(page: Page) -> bool:
+    return page.evaluate("window.__marker") == "still here"
+
+
+def count_posts(page: Page) -> list[str]:
+    """The URLs of the POST requests the page makes from now on."""
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    return posts
+
+
+def composer(page: Page) -> Locator:
+    return page.get_by_label("Message", exact=True)
+
+
+def send_button(page: Page) -> Locator:
+    return page.get_by_role("button", name="Send", exact=True)
+
+
+def messages(page: Page) -> Locator:
+    return page.locator("#message-list article.message")
+
+
+def user_messages(page: Page) -> Locator:
+    return page.locator("#message-list article.message.user .body")
+
+
+def assistant_replies(page: Page) -> Locator:
+    return page.locator("#message-list article.message.assistant")
+
+
+def sidebar_links(page: Page) -> Locator:
+    return page.locator("#thread-groups .thread-item > a")
+
+
+def sidebar_item(page: Page, title: str) -> Locator:
+    return page.locator("#thread-groups .thread-item").filter(
+        has=page.get_by_role("link", name=title, exact=True)
+    )
+
+
+def disclosure(scope: Page | Locator, name: str | re.Pattern[str]) -> Locator:
+    """The ``<summary>`` named ``name`` (a ``str`` ends its text; a regex searches it).
+
+    Chromium exposes a summary as a disclosure triangle, for which Playwright
+    has no role to find it by.
+    """
+    text = name if isinstance(name, re.Pattern) else re.compile(re.escape(name) + r"\s*$")
+    return scope.locator("details > summary").filter(has_text=text)
+
+
+def open_sidebar_menu(page: Page, title: str) -> Locator:
+    """Open the ⋯ menu of a sidebar item; returns the menu."""
+    item = sidebar_item(page, title)
+    disclosure(item, f"Actions for {title}").click()
+    menu = item.locator(".thread-menu")
+    expect(menu).to_be_visible()
+    return menu
+
+
+def reply_is_finished(reply: Locator, timeout: float = 10_000) -> None:
+    """Wait until an assistant reply has ended and shows its final form."""
+    expect(reply).not_to_have_class(LIVE, timeout=timeout)
+    expect(reply.locator(".streaming-text")).to_have_count(0)
