@@ -89,7 +89,9 @@ def render_sidebar_update(current: Conversation | None = None) -> str:
 
 def render_composer_error(form: MessageForm, conversation: Conversation | None):
     if is_htmx():
-        return render_template("chat/_composer.html", form=form, conversation=conversation), 422
+        return render_template(
+            "chat/_composer.html", form=form, conversation=conversation, assistant=provider_for(current_app)
+        ), 422
     return render_page(conversation, form=form, status=422)
 
 
