@@ -8,6 +8,7 @@ whose tables are emptied after each test.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -99,6 +100,20 @@ def ctx(app):
     with app.app_context():
         yield
         db.session.rollback()
+
+
+@pytest.fixture
+def seed(app):
+    """``with seed():`` writes rows through the data layer and commits them,
+    in an app context of its own (never left pushed for the test client)."""
+
+    @contextmanager
+    def session():
+        with app.app_context():
+            yield
+            db.session.commit()
+
+    return session
 
 
 @pytest.fixture

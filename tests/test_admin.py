@@ -45,19 +45,6 @@ def admin(client, site):
     return client
 
 
-@pytest.fixture
-def seed(app):
-    from contextlib import contextmanager
-
-    @contextmanager
-    def session():
-        with app.app_context():
-            yield
-            db.session.commit()
-
-    return session
-
-
 def audit_rows(app) -> list[tuple]:
     with app.app_context():
         return db.session.execute(

@@ -25,19 +25,6 @@ def signed_in(client, auth, make_user):
     return alice.id
 
 
-@pytest.fixture
-def seed(app):
-    """Write rows straight through the data layer, committed."""
-
-    @contextmanager
-    def session():
-        with app.app_context():
-            yield
-            db.session.commit()
-
-    return session
-
-
 def make_thread(seed, user_id: int, title: str = "A thread", messages: int = 0) -> uuid.UUID:
     with seed():
         conversation = create_conversation(db.session.get(User, user_id), title)

@@ -42,20 +42,26 @@ POSITION_MAX = 2**31 - 1  # Message.position is a 32-bit integer
 NUL_MESSAGE = "Text cannot contain NUL (\\x00) characters."
 
 
+def clean_line(value: object, field: str, *, maximum: int, empty: str) -> str:
+    """One line of text, white space folded: a title, a name. ``empty`` is
+    the message for a value with nothing left in it."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"The {field} must be text.")
+    if "\x00" in value:
+        raise InvalidInput(field, NUL_MESSAGE)
+    value = " ".join(value.split())
+    if not value:
+        raise InvalidInput(field, empty)
+    if len(value) > maximum:
+        raise InvalidInput(field, f"The {field} can be at most {maximum} characters (it has {len(value)}).")
+    return value
+
+
 def clean_title(title: str | None) -> str | None:
     """A title is absent (None) or 1–255 characters on one line, trimmed."""
     if title is None:
         return None
-    if not isinstance(title, str):
-        raise InvalidInput("title", "The title must be text.")
-    if "\x00" in title:
-        raise InvalidInput("title", NUL_MESSAGE)
-    title = " ".join(title.split())
-    if not title:
-        raise InvalidInput("title", "The title cannot be empty.")
-    if len(title) > TITLE_MAX:
-        raise InvalidInput("title", f"The title can be at most {TITLE_MAX} characters (it has {len(title)}).")
-    return title
+    return clean_line(title, "title", maximum=TITLE_MAX, empty="The title cannot be empty.")
 
 
 def check_message(role: str, content: str, tool_calls: Any = None) -> None:

@@ -19,8 +19,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from webapp.conversations import NUL_MESSAGE
-from webapp.errors import InvalidInput, NotFound
+from webapp.conversations import clean_line
+from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.models import TOKEN_NAME_MAX, ApiToken, User, utcnow
 
@@ -38,16 +38,9 @@ def hash_token(plaintext: str) -> str:
 
 def clean_token_name(name: str) -> str:
     """A token's name is 1–100 characters on one line, trimmed."""
-    if not isinstance(name, str):
-        raise InvalidInput("name", "The name must be text.")
-    if "\x00" in name:
-        raise InvalidInput("name", NUL_MESSAGE)
-    name = " ".join(name.split())
-    if not name:
-        raise InvalidInput("name", "Give the token a name, so you can tell it apart later.")
-    if len(name) > TOKEN_NAME_MAX:
-        raise InvalidInput("name", f"A token name can be at most {TOKEN_NAME_MAX} characters (it has {len(name)}).")
-    return name
+    return clean_line(
+        name, "name", maximum=TOKEN_NAME_MAX, empty="Give the token a name, so you can tell it apart later."
+    )
 
 
 def create_token(user: User, name: str) -> tuple[ApiToken, str]:
