@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -13,6 +13,7 @@ from webapp.api import errors as api_errors
 from webapp.api.errors import is_api_request
 from webapp.errors import ParleyError
 from webapp.extensions import db, limiter
+from webapp.htmx import is_htmx
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Go back and try again."),
@@ -29,7 +30,7 @@ MESSAGES = {
 
 def render_error(status: int, message: str | None = None):
     title, default = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
-    template = "errors/_notice.html" if request.headers.get("HX-Request") else "errors/error.html"
+    template = "errors/_notice.html" if is_htmx() else "errors/error.html"
     return render_template(template, status=status, title=title, message=message or default), status
 
 

@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, redirect, request, url_for
 from flask_login import LoginManager
 
 from webapp.extensions import db
+from webapp.htmx import is_htmx
 from webapp.models import User
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -64,7 +65,7 @@ def unauthorized() -> Response:
     """Anonymous request to a signed-in page: off to the sign-in form."""
     next_path = request.full_path if request.query_string else request.path
     login_url = url_for("auth.login", next=next_path)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return Response("Sign in to continue.", 401, {"HX-Redirect": login_url})
     return redirect(login_url)
 

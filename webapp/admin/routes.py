@@ -19,6 +19,7 @@ from webapp.chat.sidebar import viewer_timezone
 from webapp.conversations import get_any_conversation, list_messages
 from webapp.errors import InvalidInput, NotFound, ParleyError
 from webapp.extensions import db
+from webapp.htmx import is_htmx
 from webapp.models import Conversation, User
 from webapp.pagination import Page
 from webapp.security import safe_next_url
@@ -28,9 +29,6 @@ MESSAGES_PAGE = 50
 
 ERROR_TITLES = {404: "Not found", 409: "Not done", 422: "Not valid"}
 
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def this_page() -> str:

@@ -100,6 +100,12 @@ def _still_owned(message_id: int, owner: str) -> bool:
     return owned is not None
 
 
+def _finish(message_id: int, owner: str, text: str, status: str, error: str | None = None) -> None:
+    """End the reply: its text, rendered once, and how it ended."""
+    _save(message_id, owner, content=text, html=render_markdown(text) if text else None,
+          status=status, error=error, lease_owner=None, lease_until=None)
+
+
 def generate(message_id: int, live: LiveReply | None = None) -> None:
     """Claim the reply and write it, in this thread. Returns when it is done,
     or at once if someone else has it."""
@@ -135,17 +141,13 @@ def generate(message_id: int, live: LiveReply | None = None) -> None:
                     return
             if live.stop.is_set():
                 return  # Stop has finished the row already
-        _save(message_id, owner, content=text, html=render_markdown(text), status="complete",
-              lease_owner=None, lease_until=None)
+        _finish(message_id, owner, text, "complete")
     except ProviderError as error:
-        _save(message_id, owner, content=text, html=render_markdown(text) if text else None,
-              status="error", error=error.message, lease_owner=None, lease_until=None)
+        _finish(message_id, owner, text, "error", error.message)
     except Exception:
         log.exception("writing reply %s failed", message_id)
         db.session.rollback()
-        _save(message_id, owner, content=text, html=render_markdown(text) if text else None,
-              status="error", error="Something went wrong while writing this reply. Try again.",
-              lease_owner=None, lease_until=None)
+        _finish(message_id, owner, text, "error", "Something went wrong while writing this reply. Try again.")
     finally:
         close_reply(message_id, live)
 

@@ -37,6 +37,7 @@ from webapp.conversations import (
 )
 from webapp.error_pages import render_error
 from webapp.extensions import db
+from webapp.htmx import is_htmx
 from webapp.models import Conversation, Message
 from webapp.pagination import decode_activity_cursor
 from webapp.search import search as search_threads
@@ -51,17 +52,20 @@ def require_login():
     """Every chat page is for a signed-in user."""
 
 
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+@bp.context_processor
+def assistant_context() -> dict:
+    """The assistant the chat pages talk to: they say when it is the demo."""
+    return {"assistant": provider_for(current_app)}
 
 
-def sidebar_context(current: Conversation | None = None, cursor: str | None = None) -> dict:
+
+def sidebar_context(current_id: uuid.UUID | None = None, cursor: str | None = None) -> dict:
     page = list_conversations(current_user, cursor, limit=SIDEBAR_PAGE)
     after = decode_activity_cursor(cursor)[0] if cursor else None
     return {
         "threads": page,
         "thread_groups": grouped(page.items, after=after),
-        "current_id": current.id if current else None,
+        "current_id": current_id,
     }
 
 
@@ -77,21 +81,18 @@ def render_page(conversation: Conversation | None = None, *, before: str | None 
         replying=bool(messages and messages.items and messages.items[-1].status in ACTIVE),
         form=form or MessageForm(formdata=None),
         rename_form=rename_form,
-        assistant=provider_for(current_app),
-        **sidebar_context(conversation, sidebar_cursor),
+        **sidebar_context(conversation.id if conversation else None, sidebar_cursor),
     ), status
 
 
-def render_sidebar_update(current: Conversation | None = None) -> str:
+def render_sidebar_update(current_id: uuid.UUID | None = None) -> str:
     """The first page of the sidebar, swapped out of band after any activity."""
-    return render_template("chat/_sidebar_oob.html", **sidebar_context(current))
+    return render_template("chat/_sidebar_oob.html", **sidebar_context(current_id))
 
 
 def render_composer_error(form: MessageForm, conversation: Conversation | None):
     if is_htmx():
-        return render_template(
-            "chat/_composer.html", form=form, conversation=conversation, assistant=provider_for(current_app)
-        ), 422
+        return render_template("chat/_composer.html", form=form, conversation=conversation), 422
     return render_page(conversation, form=form, status=422)
 
 
@@ -134,9 +135,8 @@ def create():
         messages=list_messages(conversation, limit=MESSAGES_PAGE),
         replying=True,
         form=MessageForm(formdata=None),
-        assistant=provider_for(current_app),
     )
-    return pane + render_sidebar_update(conversation), 200, {"HX-Push-Url": url}
+    return pane + render_sidebar_update(conversation.id), 200, {"HX-Push-Url": url}
 
 
 @bp.get("/c/<uuid:conversation_id>")
@@ -187,7 +187,7 @@ def post_message(conversation_id: uuid.UUID):
             "chat/_composer.html", form=MessageForm(formdata=None), conversation=conversation,
             replying=True, oob=True,
         )
-        + render_sidebar_update(conversation)
+        + render_sidebar_update(conversation.id)
     )
 
 
@@ -203,22 +203,23 @@ def rename(conversation_id: uuid.UUID):
     db.session.commit()
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
+    shown = shown_thread_id()
     header = render_template("chat/_pane_header.html", conversation=conversation, oob=True)
-    return (header if _showing(conversation) else "") + render_sidebar_update(_shown())
+    return (header if shown == conversation.id else "") + render_sidebar_update(shown)
 
 
 @bp.post("/c/<uuid:conversation_id>/delete")
 def delete(conversation_id: uuid.UUID):
     conversation = get_conversation(current_user, conversation_id)
-    showing = _showing(conversation)
+    shown = shown_thread_id()
     delete_conversation(conversation)
     db.session.commit()
     if not is_htmx():
         return redirect(url_for(".index"), 303)
-    if showing:
+    if shown == conversation_id:
         return "", 200, {"HX-Redirect": url_for(".index")}
     notice = render_template("chat/_notice_oob.html", message="The chat is deleted.")
-    return render_sidebar_update(_shown()) + notice
+    return render_sidebar_update(shown) + notice
 
 
 @bp.get("/c/<uuid:conversation_id>/messages/<int:message_id>/stream")
@@ -281,23 +282,15 @@ def render_error_notice(title: str, message: str):
     return render_error(422, message)
 
 
-def _showing(conversation: Conversation) -> bool:
-    """Whether the page that sent this htmx request shows this thread."""
-    page = urlsplit(request.headers.get("HX-Current-URL", "")).path
-    return page == url_for(".thread", conversation_id=conversation.id)
-
-
-def _shown() -> Conversation | None:
-    """The user's thread that the page sending this htmx request shows, if any:
-    the sidebar keeps it highlighted when another thread changes."""
+def shown_thread_id() -> uuid.UUID | None:
+    """The thread that the page sending this htmx request shows, if any: a
+    change elsewhere must keep its header and its highlight in the sidebar."""
     path = urlsplit(request.headers.get("HX-Current-URL", "")).path
     if not path.startswith(request.script_root + "/"):
         return None
     try:
         adapter = current_app.create_url_adapter(request)
         endpoint, args = adapter.match(path[len(request.script_root):], method="GET")
-        if endpoint != "chat.thread":
-            return None
-        return get_conversation(current_user, args["conversation_id"])
     except HTTPException:
         return None
+    return args["conversation_id"] if endpoint == "chat.thread" else None

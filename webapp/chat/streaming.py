@@ -20,7 +20,7 @@ from markupsafe import escape
 from webapp.assistant.live import LiveReply, get_reply
 from webapp.assistant.replies import ACTIVE, generate_in_background
 from webapp.extensions import db
-from webapp.models import Conversation, Message, utcnow
+from webapp.models import Conversation, Message
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.5
@@ -81,14 +81,13 @@ def _live_reply(message_id: int) -> LiveReply | None:
     live = get_reply(message_id)
     if live is not None:
         return live
-    message = db.session.get(Message, message_id)
-    claimable = message is not None and (
-        message.status == "pending"
-        or (message.status == "streaming" and message.lease_until and message.lease_until < utcnow())
-    )
+    status = db.session.scalar(db.select(Message.status).where(Message.id == message_id))
     db.session.close()
-    if not claimable:
+    if status not in ACTIVE:
         return None
+    # Whether it may be taken up (pending, or its writer's lease lapsed) is
+    # the claim's to decide; if another instance holds it, the live reply
+    # says so and this reader follows the row instead.
     generate_in_background(current_app._get_current_object(), message_id)
     return get_reply(message_id)
 
