@@ -16,6 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.api import routes as api  # attaches the API's views to api.bp
     from webapp.auth import bp as auth_bp
     from webapp.chat import bp as chat_bp
+    from webapp.chat.sidebar import local_time
     from webapp.config import DEFAULTS, from_environment, instance_secret_key
     from webapp.database import configure_engine, render_migration_item
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app, login_manager)
     error_pages.init_app(app)
 
+    app.add_template_filter(local_time)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)

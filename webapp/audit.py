@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import AuditEvent, Conversation, User, utcnow
-from webapp.pagination import Page, check_limit
+from webapp.pagination import Page, check_limit, decode_position_cursor
 
 # What the log names as the actor of a change made with `flask set-role`:
 # it has a space, so no account can be called that.
@@ -51,19 +50,14 @@ def record(
     return event
 
 
-def _decode_event_cursor(cursor: str) -> int:
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidInput("cursor", "That cursor is not valid; start again from the first page.")
-    return int(cursor)
-
-
 def list_events(cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
     """The newest events first. Ids grow in the order events are written,
     so the primary key alone pages them."""
     check_limit(limit, 200)
     query = select(AuditEvent)
     if cursor:
-        query = query.where(AuditEvent.id < _decode_event_cursor(cursor))
+        before = decode_position_cursor(cursor, "cursor", "That cursor is not valid; start again from the first page.")
+        query = query.where(AuditEvent.id < before)
     rows = list(db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1)))
     if len(rows) <= limit:
         return Page(rows, None)

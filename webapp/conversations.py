@@ -37,6 +37,8 @@ from webapp.pagination import (
 )
 
 USER_MESSAGE_MAX = 16_000
+CONVERSATIONS_PAGE_MAX = 100  # largest page of conversations one call returns
+MESSAGES_PAGE_MAX = 200  # largest page of messages
 POSITION_MAX = 2**31 - 1  # Message.position is a 32-bit integer
 # PostgreSQL cannot store NUL in text; refuse it on every database alike.
 NUL_MESSAGE = "Text cannot contain NUL (\\x00) characters."
@@ -157,7 +159,7 @@ def activity_page(rows: list[Any], limit: int, key=lambda row: row) -> Page[Any]
 
 def list_conversations(user: User, cursor: str | None = None, limit: int = 50) -> Page[Conversation]:
     """The user's conversations, most recent activity first."""
-    check_limit(limit, 100)
+    check_limit(limit, CONVERSATIONS_PAGE_MAX)
     query = by_recent_activity(select(Conversation).where(Conversation.user_id == user.id), cursor, limit)
     return activity_page(list(db.session.scalars(query)), limit)
 
@@ -177,7 +179,7 @@ def list_messages(conversation: Conversation, before: str | None = None, limit: 
 
     The cursor points further back: pass it as ``before`` for the page above.
     """
-    check_limit(limit, 200)
+    check_limit(limit, MESSAGES_PAGE_MAX)
     query = select(Message).where(Message.conversation_id == conversation.id)
     if before:
         position = decode_position_cursor(before)

@@ -48,7 +48,12 @@ def encode_position_cursor(position: int) -> str:
     return str(position)
 
 
-def decode_position_cursor(cursor: str, field: str = "before") -> int:
+def decode_position_cursor(
+    cursor: str,
+    field: str = "before",
+    message: str = "That cursor is not valid; start again from the latest messages.",
+) -> int:
+    """A cursor that is a whole number: a message position, an id."""
     if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidInput(field, "That cursor is not valid; start again from the latest messages.")
+        raise InvalidInput(field, message)
     return int(cursor)

@@ -33,13 +33,13 @@ def words_of(query: str) -> list[str]:
     return list(dict.fromkeys(query[:MAX_QUERY].lower().split()))[:MAX_WORDS]
 
 
-def _like(word: str) -> str:
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def escape_like(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _all_words(column, words: list[str]):
-    return and_(*(column.ilike(_like(word), escape="\\") for word in words))
+    return and_(*(column.ilike(f"%{escape_like(word)}%", escape="\\") for word in words))
 
 
 def highlight(text: str, words: list[str], radius: int = SNIPPET_RADIUS) -> Markup:

@@ -20,6 +20,7 @@ from webapp.errors import Conflict, InvalidInput
 from webapp.extensions import db
 from webapp.models import ROLES, USERNAME_MAX, AuditEvent, Conversation, User, new_session_token
 from webapp.pagination import Page, check_limit
+from webapp.search import escape_like
 
 SEARCH_MAX = 255
 SEARCH_WORDS_MAX = 10
@@ -50,11 +51,6 @@ def title_words(q: str | None) -> list[str]:
     if len(words) > SEARCH_WORDS_MAX:
         raise InvalidInput("q", f"Search for at most {SEARCH_WORDS_MAX} words.")
     return words
-
-
-def escape_like(text: str) -> str:
-    """``text`` matched literally inside a LIKE pattern (escape character ``\\``)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField
 
 from webapp.admin.actions import check_role, parse_active
-from webapp.conversations import clean_title
+from webapp.chat import forms as chat_forms
 from webapp.forms import rule
 
 
@@ -12,9 +12,8 @@ class ActionForm(FlaskForm):
     next = HiddenField()
 
 
-class TitleForm(ActionForm):
-    # The owner's rename rule, word for word.
-    title = StringField("New title", validators=[rule(lambda title: clean_title(title or ""))])
+class TitleForm(ActionForm, chat_forms.TitleForm):
+    """The owner's rename form, and the page to go back to."""
 
 
 class RoleForm(ActionForm):

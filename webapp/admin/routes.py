@@ -6,7 +6,6 @@ the table row to swap in, and a notice out of band."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -15,7 +14,6 @@ from webapp.accounts import find_user
 from webapp.admin import actions, bp
 from webapp.admin.forms import ActionForm, ActiveForm, RoleForm, TitleForm
 from webapp.audit import CLI_ACTOR, list_events
-from webapp.chat.sidebar import viewer_timezone
 from webapp.conversations import get_any_conversation, list_messages
 from webapp.errors import InvalidInput, NotFound, ParleyError
 from webapp.extensions import db
@@ -44,12 +42,6 @@ def check(form: ActionForm) -> None:
     if not form.validate_on_submit():
         field, errors = next(iter(form.errors.items()))
         raise InvalidInput(field, " ".join(errors))
-
-
-@bp.app_template_filter("local_time")
-def local_time(when: datetime) -> str:
-    """A time in the reader's time zone (the one the sidebar groups by)."""
-    return when.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.context_processor

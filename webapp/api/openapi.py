@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.conversations import USER_MESSAGE_MAX
+from webapp.api.schemas import CONVERSATIONS_PER_PAGE, MESSAGES_PER_PAGE
+from webapp.conversations import CONVERSATIONS_PAGE_MAX, MESSAGES_PAGE_MAX, USER_MESSAGE_MAX
 from webapp.models import MESSAGE_ROLES, MESSAGE_STATUSES, TITLE_MAX
 
 API_VERSION = "1.0.0"
@@ -269,7 +270,7 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     "operationId": "listConversations",
                     "summary": "The caller's conversations, newest activity first",
                     "parameters": [
-                        _limit(20, 100),
+                        _limit(CONVERSATIONS_PER_PAGE, CONVERSATIONS_PAGE_MAX),
                         {
                             "name": "cursor",
                             "in": "query",
@@ -327,7 +328,7 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     "operationId": "listMessages",
                     "summary": "The latest messages before a cursor, oldest first",
                     "parameters": [
-                        _limit(50, 200),
+                        _limit(MESSAGES_PER_PAGE, MESSAGES_PAGE_MAX),
                         {
                             "name": "before",
                             "in": "query",

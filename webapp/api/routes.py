@@ -16,6 +16,8 @@ from webapp.api.auth import authenticate, current_api_user, public, write_limit
 from webapp.api.errors import register_error_handlers
 from webapp.api.openapi import openapi_document
 from webapp.api.schemas import (
+    CONVERSATIONS_PER_PAGE,
+    MESSAGES_PER_PAGE,
     conversation_json,
     message_json,
     read_cursor,
@@ -26,9 +28,6 @@ from webapp.api.schemas import (
 from webapp.assistant.replies import generate_in_background
 from webapp.errors import InvalidInput
 from webapp.extensions import db
-
-CONVERSATIONS_PER_PAGE = 20
-MESSAGES_PER_PAGE = 50
 
 bp.before_request(authenticate)
 register_error_handlers(bp)

@@ -21,6 +21,10 @@ from webapp.api.errors import ApiError
 from webapp.errors import InvalidInput
 from webapp.models import Conversation, Message
 
+# Page sizes when a client names none (the contract's defaults).
+CONVERSATIONS_PER_PAGE = 20
+MESSAGES_PER_PAGE = 50
+
 # Far more than any tool call needs, and far below Python's recursion limit.
 MAX_JSON_DEPTH = 32
 
