@@ -220,7 +220,8 @@ def test_rename_over_htmx_returns_the_updated_row_and_a_notice(app, admin, site)
     assert "New &lt;b&gt;name&lt;/b&gt;" in html and "<b>name" not in html
     assert 'autofocus>New &lt;b&gt;name' in html  # keyboard focus lands on the renamed thread
     assert 'name="next" value="/admin/conversations?user=alice"' in html
-    assert '<div id="flashes" hx-swap-oob="innerHTML">' in html
+    assert '<div id="flashes" class="flashes" role="status" aria-live="polite" hx-swap-oob="true">' in html
+    assert "Renamed “Alice older” to “New &lt;b&gt;name&lt;/b&gt;”." in html
     assert title_of(app, site.older) == "New <b>name</b>"
 
 
@@ -411,7 +412,7 @@ def test_an_admin_cannot_lock_themselves_out(app, admin, site, path, data, messa
 def test_the_last_active_admin_rule_reaches_the_page_as_409(app, admin, site, monkeypatch):
     """The UI cannot get there (the viewer is an active admin), so act as if
     the signed-in admin's own check were passed, e.g. by a race."""
-    import webapp.admin.actions as actions
+    import webapp.administration as actions
 
     monkeypatch.setattr(actions, "_refuse_own_account", lambda *args: None)
     response = admin.post(f"/admin/users/{site.root}/role", data={"role": "user"})

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, func, select, text, update
 
 from tests.factories import add_thread, add_user
-from webapp.admin.actions import (
+from webapp.administration import (
     account_footprint,
     delete_account,
     delete_thread,

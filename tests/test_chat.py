@@ -412,7 +412,7 @@ def test_group_of_counts_days_in_the_viewers_time_zone(when, zone, group):
     [("Europe/Lisbon", "Europe/Lisbon"), ("Not/AZone", "UTC"), ("../../etc/passwd", "UTC"), ("", "UTC")],
 )
 def test_viewer_time_zone_comes_from_the_cookie(app, cookie, zone):
-    from webapp.chat.sidebar import viewer_timezone
+    from webapp.templating import viewer_timezone
 
     with app.test_request_context(headers={"Cookie": f"tz={cookie}"}):
         assert str(viewer_timezone()) == zone

@@ -20,6 +20,7 @@ from webapp.conversations import (
     rename_conversation,
     start_reply,
 )
+from webapp.error_pages import status_of
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
 from webapp.models import Conversation, Message
@@ -66,7 +67,7 @@ def test_create_conversation_refuses_bad_title_and_writes_nothing(user, title, m
     with pytest.raises(InvalidInput, match=message) as error:
         create_conversation(user, title)
     assert error.value.field == "title"
-    assert error.value.status == 422
+    assert status_of(error.value) == 422
     db.session.commit()
     assert count(Conversation) == 0
 

@@ -67,7 +67,7 @@ def test_audit_events_outlive_what_they_name_in_the_migrated_schema(make_app):
     from sqlalchemy import select
 
     from tests.factories import add_thread, add_user
-    from webapp.admin.actions import delete_account, rename_thread
+    from webapp.administration import delete_account, rename_thread
     from webapp.models import AuditEvent
 
     app = make_app()

@@ -11,12 +11,11 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then ``config`` (tests) on top."""
-    from webapp import cli, error_pages, health, models, security  # noqa: F401  (models: registers the tables)
+    from webapp import cli, error_pages, health, models, security, templating  # noqa: F401  (models: the tables)
     from webapp.admin import bp as admin_bp
-    from webapp.api import routes as api  # attaches the API's views to api.bp
+    from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
     from webapp.chat import bp as chat_bp
-    from webapp.chat.sidebar import local_time
     from webapp.config import DEFAULTS, from_environment, instance_secret_key
     from webapp.database import configure_engine, render_migration_item
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
@@ -56,12 +55,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     security.init_app(app, login_manager)
     error_pages.init_app(app)
+    templating.init_app(app)
 
-    app.add_template_filter(local_time)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(api.bp)
+    app.register_blueprint(api_bp)
     cli.register(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -18,6 +19,12 @@ PASSWORD_MIN = 10
 # Long enough for any passphrase; short enough that hashing stays cheap.
 PASSWORD_MAX = 1024
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def hash_password(password: str) -> str:
+    """The stored form of a password: scrypt, unless the app's
+    ``PASSWORD_HASH_METHOD`` names a cheaper one (the tests' accounts)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def check_username(username: str) -> str:
@@ -56,7 +63,7 @@ def create_user(username: str, password: str, role: str = "user") -> User:
     user = User(
         username=username,
         username_key=username.lower(),
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         role=role,
         active=True,
     )
@@ -69,10 +76,22 @@ def create_user(username: str, password: str, role: str = "user") -> User:
     return user
 
 
+def registration_open(setting: str) -> bool:
+    """Whether ``/register`` takes new accounts: when the site's setting
+    (``PARLEY_REGISTRATION``) is ``open``, and always for the first account,
+    so that a new site can get its admin."""
+    return setting == "open" or count_users() == 0
+
+
+def register_user(username: str, password: str) -> User:
+    """A new account from the sign-up form: the first one is the admin."""
+    return create_user(username, password, role="admin" if count_users() == 0 else "user")
+
+
 def set_password(user: User, password: str) -> None:
     """Change the password and end every session the account has."""
     check_password(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     user.session_token = new_session_token()
 
 
@@ -81,8 +100,8 @@ def password_matches(user: User, password: str) -> bool:
 
 
 @functools.cache
-def _unused_hash() -> str:
-    return generate_password_hash("no account has this password")
+def _unused_hash(method: str) -> str:
+    return generate_password_hash("no account has this password", method=method)
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -94,7 +113,9 @@ def authenticate(username: str, password: str) -> User | None:
     """
     user = find_user(username) if len(username) <= USERNAME_MAX else None
     if user is None or len(password) > PASSWORD_MAX:
-        check_password_hash(_unused_hash(), password[:PASSWORD_MAX])
+        check_password_hash(
+            _unused_hash(current_app.config["PASSWORD_HASH_METHOD"]), password[:PASSWORD_MAX]
+        )
         return None
     if not password_matches(user, password):
         return None

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import AuditEvent, Conversation, User, utcnow
-from webapp.pagination import Page, check_limit, decode_position_cursor
+from webapp.pagination import Page, check_limit, decode_position_cursor, keyset_page
 
 # What the log names as the actor of a change made with `flask set-role`:
 # it has a space, so no account can be called that.
@@ -58,8 +58,4 @@ def list_events(cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
     if cursor:
         before = decode_position_cursor(cursor, "cursor", "That cursor is not valid; start again from the first page.")
         query = query.where(AuditEvent.id < before)
-    rows = list(db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1)))
-    if len(rows) <= limit:
-        return Page(rows, None)
-    rows = rows[:limit]
-    return Page(rows, str(rows[-1].id))
+    return keyset_page(query.order_by(AuditEvent.id.desc()), limit, lambda event: str(event.id))

@@ -44,7 +44,7 @@ def create_admin(username: str, password_stdin: bool) -> None:
 def set_role(username: str, role: str) -> None:
     """Make USERNAME an admin, or a plain user again (audited as "command line")."""
     from webapp.accounts import find_user
-    from webapp.admin.actions import set_role as change_role
+    from webapp.administration import set_role as change_role
     from webapp.errors import ParleyError
     from webapp.extensions import db
 

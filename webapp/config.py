@@ -110,6 +110,9 @@ DEFAULTS: dict[str, object] = {
     # A user message is at most 16,000 characters; a form post stays far below this.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,
+    # How passwords are hashed (werkzeug's method names). Not an environment
+    # setting: tests make their accounts with a cheap method.
+    "PASSWORD_HASH_METHOD": "scrypt",
 }
 
 

@@ -1,10 +1,15 @@
 """Reading and writing conversations and their messages.
 
-Every function works through ``db.session`` and leaves the commit to the
-caller (a request, a CLI command, a test), so that what one action writes
-lands in one transaction or not at all. Input is checked before anything is
-written. Reads of a thread go through ``get_conversation``, which is scoped
-to its owner; only the admin area uses ``get_any_conversation``.
+Who commits: the request, the CLI command or the test that called in —
+never a helper here or in the other core modules (``accounts``, ``tokens``,
+``administration``, ``audit``). Every function works through ``db.session``
+and at most flushes, so that what one action writes lands in one transaction
+or not at all; input is checked before anything is written. The one
+exception is the reply writer (``webapp.assistant.replies``), which runs in
+a thread of its own, outliving the request, and commits its own saves.
+
+Reads of a thread go through ``get_conversation``, which is scoped to its
+owner; only the admin area uses ``get_any_conversation``.
 """
 
 from __future__ import annotations
@@ -20,13 +25,13 @@ from webapp.extensions import db
 from webapp.models import (
     MESSAGE_ROLES,
     MESSAGE_STATUSES,
+    MODEL_NAME_MAX,
     TITLE_MAX,
     Conversation,
     Message,
     User,
     utcnow,
 )
-from webapp.rendering import render_markdown
 from webapp.pagination import (
     Page,
     check_limit,
@@ -34,31 +39,16 @@ from webapp.pagination import (
     decode_position_cursor,
     encode_activity_cursor,
     encode_position_cursor,
+    keyset_page,
 )
+from webapp.rendering import render_markdown
+from webapp.text import NUL_MESSAGE, clean_line
 
 USER_MESSAGE_MAX = 16_000
+SYSTEM_PROMPT_MAX = 16_000
 CONVERSATIONS_PAGE_MAX = 100  # largest page of conversations one call returns
 MESSAGES_PAGE_MAX = 200  # largest page of messages
 POSITION_MAX = 2**31 - 1  # Message.position is a 32-bit integer
-# PostgreSQL cannot store NUL in text; refuse it on every database alike.
-NUL_MESSAGE = "Text cannot contain NUL (\\x00) characters."
-
-
-def clean_line(value: object, field: str, *, maximum: int, empty: str) -> str:
-    """One line of text, white space folded: a title, a name. ``empty`` is
-    the message for a value with nothing left in it."""
-    if not isinstance(value, str):
-        raise InvalidInput(field, f"The {field} must be text.")
-    if "\x00" in value:
-        raise InvalidInput(field, NUL_MESSAGE)
-    value = " ".join(value.split())
-    if not value:
-        raise InvalidInput(field, empty)
-    if len(value) > maximum:
-        raise InvalidInput(field, f"The {field} can be at most {maximum} characters (it has {len(value)}).")
-    return value
-
-
 def clean_title(title: str | None) -> str | None:
     """A title is absent (None) or 1–255 characters on one line, trimmed."""
     if title is None:
@@ -138,30 +128,25 @@ def get_any_conversation(conversation_id: uuid.UUID | str) -> Conversation:
     return conversation
 
 
-def by_recent_activity(query: Select[Any], cursor: str | None, limit: int) -> Select[Any]:
+def by_recent_activity(query: Select[Any], cursor: str | None) -> Select[Any]:
     """Order a conversation query newest activity first, from ``cursor`` on."""
     if cursor:
         updated_at, conversation_id = decode_activity_cursor(cursor)
         query = query.where(
             tuple_(Conversation.updated_at, Conversation.id) < tuple_(updated_at, conversation_id)
         )
-    return query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit + 1)
+    return query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
 
 
-def activity_page(rows: list[Any], limit: int, key=lambda row: row) -> Page[Any]:
-    """Cut the extra row ``by_recent_activity`` fetched into a next cursor."""
-    if len(rows) <= limit:
-        return Page(rows, None)
-    rows = rows[:limit]
-    last = key(rows[-1])
-    return Page(rows, encode_activity_cursor(last.updated_at, last.id))
+def activity_cursor(conversation: Conversation) -> str:
+    return encode_activity_cursor(conversation.updated_at, conversation.id)
 
 
 def list_conversations(user: User, cursor: str | None = None, limit: int = 50) -> Page[Conversation]:
     """The user's conversations, most recent activity first."""
     check_limit(limit, CONVERSATIONS_PAGE_MAX)
-    query = by_recent_activity(select(Conversation).where(Conversation.user_id == user.id), cursor, limit)
-    return activity_page(list(db.session.scalars(query)), limit)
+    query = by_recent_activity(select(Conversation).where(Conversation.user_id == user.id), cursor)
+    return keyset_page(query, limit, activity_cursor)
 
 
 def get_message(conversation: Conversation, message_id: int) -> Message:
@@ -187,11 +172,10 @@ def list_messages(conversation: Conversation, before: str | None = None, limit: 
         # refuse to compare the column with a larger number.
         if position <= POSITION_MAX:
             query = query.where(Message.position < position)
-    rows = list(db.session.scalars(query.order_by(Message.position.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    rows.reverse()
-    return Page(rows, encode_position_cursor(rows[0].position) if more else None)
+    page = keyset_page(
+        query.order_by(Message.position.desc()), limit, lambda message: encode_position_cursor(message.position)
+    )
+    return Page(page.items[::-1], page.next_cursor)
 
 
 def append_message(
@@ -244,12 +228,57 @@ def start_reply(conversation: Conversation) -> Message:
     return append_message(conversation, "assistant", "", status="pending")
 
 
+def post_message(
+    conversation: Conversation,
+    role: str,
+    content: str,
+    *,
+    tool_calls: list[Any] | None = None,
+    reply: bool = False,
+) -> tuple[Message, Message | None]:
+    """Append a message and, with ``reply``, the assistant's pending reply
+    to it: the question is never stored without its reply. Only a user
+    message can ask for one."""
+    if reply and role != "user":
+        raise InvalidInput("reply", "Only a user message can ask for a reply.")
+    message = append_message(conversation, role, content, tool_calls=tool_calls)
+    return message, start_reply(conversation) if reply else None
+
+
 def rename_conversation(conversation: Conversation, title: str | None) -> Conversation:
     """Set (or, with None, clear) the title; a rename counts as activity."""
     conversation.title = clean_title(title)
     conversation.updated_at = utcnow()
     db.session.flush()
     return conversation
+
+
+def check_model_name(model: str | None) -> str | None:
+    """A thread's model: a name on one line, or None for the server's default."""
+    if model is None or not model.strip():
+        return None
+    return clean_line(model, "model", maximum=MODEL_NAME_MAX, empty="")
+
+
+def check_system_prompt(prompt: str | None) -> str | None:
+    """A thread's system prompt: text up to 16,000 characters, or None."""
+    if prompt is None or not prompt.strip():
+        return None
+    if "\x00" in prompt:
+        raise InvalidInput("system_prompt", NUL_MESSAGE)
+    prompt = prompt.strip()
+    if len(prompt) > SYSTEM_PROMPT_MAX:
+        raise InvalidInput(
+            "system_prompt", f"The system prompt can be at most {SYSTEM_PROMPT_MAX:,} characters."
+        )
+    return prompt
+
+
+def set_thread_settings(conversation: Conversation, model: str | None, system_prompt: str | None) -> None:
+    """The model a thread talks to and its system prompt (blank: none)."""
+    conversation.model = check_model_name(model)
+    conversation.system_prompt = check_system_prompt(system_prompt)
+    db.session.flush()
 
 
 def delete_conversation(conversation: Conversation) -> None:

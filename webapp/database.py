@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -18,6 +19,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the request's transaction commits (and never,
+    if it rolls back): for telling other threads about what it wrote."""
+    from webapp.extensions import db
+
+    event.listen(db.session(), "after_commit", lambda _session: callback(), once=True)
 
 
 def configure_engine(engine: Engine) -> None:

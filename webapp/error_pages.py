@@ -1,17 +1,22 @@
-"""Error pages that match the site and say what to do next, and nothing more."""
+"""Error pages that match the site and say what to do next, and nothing more.
+
+This is where the core's errors get their HTTP status. Routing errors (an
+unknown URL, a wrong method) belong to no blueprint in Flask; a blueprint
+that answers errors its own way (the JSON API) claims its URL prefix with
+``answer_errors_under``, and its own handlers answer them.
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.api import errors as api_errors
-from webapp.api.errors import is_api_request
-from webapp.errors import ParleyError
+from webapp.errors import Conflict, InvalidInput, NotFound, ParleyError
 from webapp.extensions import db, limiter
 from webapp.htmx import is_htmx
 
@@ -27,26 +32,43 @@ MESSAGES = {
     500: ("Something went wrong", "The server hit a problem. Nothing you did caused it; try again in a moment."),
 }
 
+STATUS_OF = {InvalidInput: 422, NotFound: 404, Conflict: 409}
 
-def render_error(status: int, message: str | None = None):
-    title, default = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
+
+def status_of(error: ParleyError) -> int:
+    """The HTTP status that answers a core error."""
+    return next((status for kind, status in STATUS_OF.items() if isinstance(error, kind)), 400)
+
+
+def render_error(status: int, message: str | None = None, title: str | None = None):
+    default_title, default = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     template = "errors/_notice.html" if is_htmx() else "errors/error.html"
-    return render_template(template, status=status, title=title, message=message or default), status
+    return render_template(
+        template, status=status, title=title or default_title, message=message or default
+    ), status
 
 
-def _retry_after_seconds() -> int | None:
+def retry_after_seconds() -> int | None:
+    """Seconds until the rate limit that was just hit lets requests through."""
     limit = limiter.current_limit
     if limit is None:
         return None
     return max(1, math.ceil(limit.reset_at - time.time()))
 
 
+def answer_errors_under(app: Flask, prefix: str, handler: Callable[[HTTPException], object]) -> None:
+    """Send HTTP errors for URLs under ``prefix`` that reached no view of its
+    blueprint (routing's 404 and 405) to ``handler``."""
+    app.extensions.setdefault("parley.error_owners", []).append((prefix, handler))
+
+
 def handle_http_error(error: HTTPException):
-    if is_api_request():  # an /api URL that matched no route: still JSON
-        return api_errors.handle_http_error(error)
+    for prefix, handler in current_app.extensions.get("parley.error_owners", ()):
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return handler(error)
     status = error.code or 500
     if status == 429:
-        seconds = _retry_after_seconds()
+        seconds = retry_after_seconds()
         wait = f"Try again in {seconds} second{'s' if seconds != 1 else ''}." if seconds else "Try again later."
         return render_error(429, f"Too many attempts. {wait}")
     return render_error(status)
@@ -61,7 +83,7 @@ def handle_csrf_error(error: CSRFError):
 
 
 def handle_parley_error(error: ParleyError):
-    return render_error(error.status, error.message)
+    return render_error(status_of(error), error.message)
 
 
 def handle_server_error(error: InternalServerError):

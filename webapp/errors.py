@@ -1,13 +1,16 @@
-"""Errors the data layer raises, each of which the web layer maps to a 4xx."""
+"""What can go wrong in the core, named by *what* went wrong.
+
+The data layer raises these with a message a person can act on; how each is
+answered (an HTTP status, a page, a JSON error, a CLI message) is the web
+layer's or the command line's business (``webapp.error_pages``,
+``webapp.api.errors``, ``webapp.cli``).
+"""
 
 from __future__ import annotations
 
 
 class ParleyError(Exception):
-    """Base class: carries the HTTP status and a message a person can act on."""
-
-    status = 400
-    code = "bad_request"
+    """Base class: carries a message a person can act on."""
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -16,9 +19,6 @@ class ParleyError(Exception):
 
 class InvalidInput(ParleyError):
     """A value was refused; ``field`` names the input it came from."""
-
-    status = 422
-    code = "invalid"
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -29,15 +29,9 @@ class Conflict(ParleyError):
     """The request is well-formed, but doing it would break a rule of the
     site's state (e.g. removing the last admin)."""
 
-    status = 409
-    code = "conflict"
-
 
 class NotFound(ParleyError):
     """Missing, or not the caller's: the two are never told apart."""
-
-    status = 404
-    code = "not_found"
 
     def __init__(self, message: str = "That conversation does not exist."):
         super().__init__(message)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask_wtf import FlaskForm
+from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from webapp.conversations import clean_title
 from webapp.errors import InvalidInput
 
 
@@ -21,3 +24,14 @@ def rule(check: Callable[[Any], Any]):
             raise ValidationError(error.message) from None
 
     return validate
+
+
+def first_error(form: FlaskForm) -> str:
+    """The errors of a refused form's first field in error, as one message."""
+    return " ".join(next(iter(form.errors.values()), []))
+
+
+class TitleForm(FlaskForm):
+    """Renaming a thread, by its owner or by an admin."""
+
+    title = StringField("Title", validators=[rule(lambda title: clean_title(title or ""))])

@@ -27,6 +27,8 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -35,11 +37,16 @@ from webapp.extensions import db
 ROLES = ("user", "admin")
 MESSAGE_ROLES = ("user", "assistant", "system", "tool")
 MESSAGE_STATUSES = ("pending", "streaming", "complete", "stopped", "error")
+# A reply with one of these is still to be written, or being written.
+LIVE_STATUSES = ("pending", "streaming")
+ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 AUDIT_ACTIONS = ("rename_thread", "delete_thread", "set_role", "disable_user", "enable_user", "delete_user")
 AUDIT_TARGETS = ("conversation", "user")
 TITLE_MAX = 255
 USERNAME_MAX = 32
 TOKEN_NAME_MAX = 100
+MODEL_NAME_MAX = 200
+UNTITLED = "Untitled chat"
 
 # SQLite has no 64-bit autoincrement other than INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -135,7 +142,7 @@ class Conversation(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
-    model: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(MODEL_NAME_MAX))
     system_prompt: Mapped[str | None] = mapped_column(Text)
     # Kept in step with the messages in the same transaction; it also hands
     # out message positions, so listing never has to count rows.
@@ -150,6 +157,11 @@ class Conversation(db.Model):
         passive_deletes=True,
         order_by="Message.position",
     )
+
+    @property
+    def display_title(self) -> str:
+        """The title as pages and exports show it."""
+        return self.title or UNTITLED
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id} {self.title!r}>"
@@ -184,9 +196,20 @@ class Message(db.Model):
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
+    @hybrid_property
+    def is_live(self) -> bool:
+        """A reply still to be written or being written (in SQL too)."""
+        return self.status in LIVE_STATUSES
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls) -> ColumnElement[bool]:
+        return cls.status.in_(LIVE_STATUSES)
+
     @property
-    def is_final(self) -> bool:
-        return self.status in ("complete", "stopped", "error")
+    def role_label(self) -> str:
+        """Who wrote it, as the owner's pages and exports name them."""
+        return ROLE_LABELS[self.role]
 
     def __repr__(self) -> str:
         return f"<Message {self.id} #{self.position} {self.role}>"

@@ -7,11 +7,15 @@ number of rows before it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select
 
 from webapp.errors import InvalidInput
+from webapp.extensions import db
 
 T = TypeVar("T")
 
@@ -23,6 +27,21 @@ MICROSECOND = timedelta(microseconds=1)
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+def keyset_page(query: Select[Any], limit: int, cursor_of: Callable[[Any], str], *, rows: bool = False) -> Page[Any]:
+    """Run ``query`` (already ordered, and filtered to after the cursor) for
+    one page: it fetches one row more than ``limit`` to learn whether another
+    page follows, and ``cursor_of`` the page's last item points to it.
+
+    Items are the first column's objects, or whole rows with ``rows=True``.
+    """
+    limited = query.limit(limit + 1)
+    items = list(db.session.execute(limited) if rows else db.session.scalars(limited))
+    if len(items) <= limit:
+        return Page(items, None)
+    items = items[:limit]
+    return Page(items, cursor_of(items[-1]))
 
 
 def check_limit(limit: int, maximum: int) -> int:

@@ -12,6 +12,7 @@ import re
 
 import nh3
 from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -66,3 +67,17 @@ def render_markdown(text: str) -> str:
         # often): focusable, it can be scrolled with the keyboard too.
         set_tag_attribute_values={"pre": {"tabindex": "0"}},
     )
+
+
+def mark_words(text: str, words: list[str]) -> Markup:
+    """``text`` escaped, with every match of ``words`` (any case) in ``<mark>``."""
+    if not words:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)), re.I)
+    parts, last = [], 0
+    for match in pattern.finditer(text):
+        parts.append(escape(text[last : match.start()]))
+        parts.append(Markup("<mark>%s</mark>") % match.group())
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)

@@ -2,7 +2,8 @@
 
 Matching is by substring (every word must appear, any case), which scans the
 user's messages: quick for a personal history, and the same on SQLite and
-PostgreSQL. Results link to their thread, with the matching words marked.
+PostgreSQL. Each hit carries a window of plain text around the first match;
+marking the words in it is the templates' job (``mark_words``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from markupsafe import Markup, escape
 from sqlalchemy import and_, select
 
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
+from webapp.text import contains
 
 MAX_WORDS = 8
 MAX_QUERY = 200
@@ -25,38 +26,29 @@ SNIPPET_RADIUS = 70
 @dataclass
 class SearchHit:
     conversation: Conversation
-    snippet: Markup  # escaped text with <mark> around the words
+    snippet: str  # plain text around the first match
     in_title: bool
 
 
 def words_of(query: str) -> list[str]:
+    """The words to find: a longer query is cut rather than refused, since
+    the page shows what was searched for."""
     return list(dict.fromkeys(query[:MAX_QUERY].lower().split()))[:MAX_WORDS]
 
 
-def escape_like(text: str) -> str:
-    """``text`` matched literally inside a LIKE pattern (escape character ``\\``)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _all_words(column, words: list[str]):
-    return and_(*(column.ilike(f"%{escape_like(word)}%", escape="\\") for word in words))
+    return and_(*(contains(column, word) for word in words))
 
 
-def highlight(text: str, words: list[str], radius: int = SNIPPET_RADIUS) -> Markup:
-    """A window of ``text`` around the first match, escaped, words marked."""
-    pattern = re.compile("|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)), re.I)
+def snippet(text: str, words: list[str], radius: int = SNIPPET_RADIUS) -> str:
+    """A window of ``text`` around the first match of any of ``words``,
+    with white space folded and ``…`` where it was cut."""
+    pattern = re.compile("|".join(re.escape(word) for word in words), re.I)
     text = " ".join(text.split())
     first = pattern.search(text)
     start = max(0, (first.start() if first else 0) - radius)
     end = min(len(text), (first.end() if first else 0) + radius)
-    window = text[start:end]
-    parts, last = [], 0
-    for match in pattern.finditer(window):
-        parts.append(escape(window[last:match.start()]))
-        parts.append(Markup("<mark>%s</mark>") % match.group())
-        last = match.end()
-    parts.append(escape(window[last:]))
-    return Markup("").join([Markup("…") if start else Markup(""), *parts, Markup("…") if end < len(text) else Markup("")])
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
 def search(user: User, query: str) -> list[SearchHit]:
@@ -71,7 +63,7 @@ def search(user: User, query: str) -> list[SearchHit]:
         .limit(RESULTS)
     )
     for conversation in titled:
-        hits[conversation.id] = SearchHit(conversation, highlight(conversation.title, words), True)
+        hits[conversation.id] = SearchHit(conversation, snippet(conversation.title, words), True)
     rows = db.session.execute(
         select(Conversation, Message.content)
         .join(Message, Message.conversation_id == Conversation.id)
@@ -81,5 +73,5 @@ def search(user: User, query: str) -> list[SearchHit]:
     )
     for conversation, content in rows:
         if conversation.id not in hits and len(hits) < RESULTS:
-            hits[conversation.id] = SearchHit(conversation, highlight(content, words), False)
+            hits[conversation.id] = SearchHit(conversation, snippet(content, words), False)
     return sorted(hits.values(), key=lambda hit: hit.conversation.updated_at, reverse=True)

@@ -19,10 +19,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from webapp.conversations import clean_line
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.models import TOKEN_NAME_MAX, ApiToken, User, utcnow
+from webapp.text import clean_line
 
 TOKEN_PREFIX = "parley_"
 _TOKEN_BYTES = 32

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.browser.conftest import DESKTOP, PHONE, check_accessibility, screenshot, sign_in
 from tests.factories import add_thread
-from webapp.admin import actions
+from webapp import administration as actions
 from webapp.extensions import db
 from webapp.models import Conversation, User
 

@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from webapp.admin.actions import check_role, parse_active
-from webapp.chat import forms as chat_forms
+from webapp.administration import check_role, parse_active
+from webapp import forms
 from webapp.forms import rule
 
 
@@ -12,7 +12,7 @@ class ActionForm(FlaskForm):
     next = HiddenField()
 
 
-class TitleForm(ActionForm, chat_forms.TitleForm):
+class TitleForm(ActionForm, forms.TitleForm):
     """The owner's rename form, and the page to go back to."""
 
 

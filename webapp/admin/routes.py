@@ -1,5 +1,5 @@
 """The admin pages. Views stay thin: the rules and the audit log live in
-``webapp.admin.actions``. A plain POST answers ``303`` back to the page it
+``webapp.administration``. A plain POST answers ``303`` back to the page it
 came from (its ``next`` field, kept inside the site); an htmx POST answers
 the table row to swap in, and a notice out of band."""
 
@@ -10,23 +10,22 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp.accounts import find_user
-from webapp.admin import actions, bp
+from webapp import administration
+from webapp.admin import bp
 from webapp.admin.forms import ActionForm, ActiveForm, RoleForm, TitleForm
 from webapp.audit import CLI_ACTOR, list_events
 from webapp.conversations import get_any_conversation, list_messages
+from webapp.error_pages import status_of
 from webapp.errors import InvalidInput, NotFound, ParleyError
 from webapp.extensions import db
 from webapp.htmx import is_htmx
 from webapp.models import Conversation, User
-from webapp.pagination import Page
 from webapp.security import safe_next_url
 
 PAGE = 50
 MESSAGES_PAGE = 50
 
 ERROR_TITLES = {404: "Not found", 409: "Not done", 422: "Not valid"}
-
 
 
 def this_page() -> str:
@@ -53,17 +52,19 @@ def helpers() -> dict:
 def admin_error(error: ParleyError):
     """Refused: say why, change nothing, and offer the way back."""
     db.session.rollback()
-    title = ERROR_TITLES.get(error.status, "Not done")
+    status = status_of(error)
+    title = ERROR_TITLES.get(status, "Not done")
     if is_htmx():
-        return render_template("errors/_notice.html", title=title, message=error.message), error.status
+        return render_template("errors/_notice.html", title=title, message=error.message), status
     back = safe_next_url(request.form.get("next")) or url_for(".index")
-    return render_template("admin/error.html", title=title, message=error.message, back=back), error.status
+    return render_template("admin/error.html", title=title, message=error.message, back=back), status
 
 
-def done(message: str, form: ActionForm, default: str, fragment: str):
-    """The answer to a successful POST."""
+def done(message: str, form: ActionForm, default: str, template: str, **context):
+    """The answer to a successful POST: back to the page it came from with a
+    notice; with htmx, ``template`` (what the action swaps) and the notice."""
     if is_htmx():
-        return fragment + render_template("admin/_notice_oob.html", message=message)
+        return render_template(template, notice=message, **context)
     flash(message, "success")
     return redirect(back_to(form, default), 303)
 
@@ -85,12 +86,9 @@ def conversations_page():
     q = request.args.get("q", "").strip()
     username = request.args.get("user", "").strip()
     cursor = request.args.get("cursor") or None
-    words = actions.title_words(q)
-    owner = find_user(username) if username else None
-    if username and owner is None:
-        page = Page([], None)
-    else:
-        page = actions.list_all_conversations(cursor, words=words, owner=owner, limit=PAGE)
+    page, owner = administration.list_threads_of(
+        username, cursor, words=administration.title_words(q), limit=PAGE
+    )
     return render_template(
         "admin/conversations.html",
         page=page,
@@ -99,16 +97,6 @@ def conversations_page():
         owner=owner,
         cursor=cursor,
         list_url=this_page(),
-    )
-
-
-def conversation_row(conversation: Conversation, list_url: str, **extra) -> str:
-    return render_template(
-        "admin/_conversation_row.html",
-        conversation=conversation,
-        owner_name=conversation.user.username,
-        list_url=list_url,
-        **extra,
     )
 
 
@@ -144,15 +132,21 @@ def rename(conversation_id: uuid.UUID):
     list_url = back_to(form, url_for(".conversations"))
     if not form.validate_on_submit():
         if is_htmx():
-            return conversation_row(conversation, list_url, form=form), 422
+            row = {"conversation": conversation, "owner_name": conversation.user.username, "list_url": list_url}
+            return render_template("admin/_conversation_row.html", form=form, **row), 422
         return render_conversation(conversation, form=form, status=422)
-    old = conversation.title or "Untitled chat"
-    event = actions.rename_thread(current_user, conversation, form.title.data)
+    old = conversation.display_title
+    event = administration.rename_thread(current_user, conversation, form.title.data)
     db.session.commit()
-    message = f"Renamed “{old}” to “{conversation.title}”." if event else "The title is unchanged."
     return done(
-        message, form, url_for(".conversation", conversation_id=conversation.id),
-        conversation_row(conversation, list_url, focus=True),
+        f"Renamed “{old}” to “{conversation.title}”." if event else "The title is unchanged.",
+        form,
+        url_for(".conversation", conversation_id=conversation.id),
+        "admin/actions/rename.html",
+        conversation=conversation,
+        owner_name=conversation.user.username,
+        list_url=list_url,
+        focus=True,
     )
 
 
@@ -161,15 +155,20 @@ def delete(conversation_id: uuid.UUID):
     conversation = get_any_conversation(conversation_id)
     form = ActionForm()
     check(form)
-    title, owner_name, count = conversation.title or "Untitled chat", conversation.user.username, conversation.message_count
-    actions.delete_thread(current_user, conversation)
+    removed = {
+        "conversation_id": conversation.id,
+        "title": conversation.display_title,
+        "owner_name": conversation.user.username,
+        "message_count": conversation.message_count,
+    }
+    administration.delete_thread(current_user, conversation)
     db.session.commit()
     return done(
-        f"Deleted “{title}” of {owner_name}.", form, url_for(".conversations"),
-        render_template(
-            "admin/_conversation_removed.html",
-            conversation_id=conversation_id, title=title, owner_name=owner_name, message_count=count,
-        ),
+        f"Deleted “{removed['title']}” of {removed['owner_name']}.",
+        form,
+        url_for(".conversations"),
+        "admin/actions/delete.html",
+        **removed,
     )
 
 
@@ -183,17 +182,18 @@ def account_or_404(user_id: int) -> User:
     return user
 
 
-def user_row(user: User, list_url: str, focus: str | None = None) -> str:
-    """The account's row; ``focus`` names the button to give keyboard focus
-    back to (the one pressed was disabled while its request ran)."""
-    return render_template("admin/_user_row.html", row=actions.account_row(user), list_url=list_url, focus=focus)
+def user_row(user: User, list_url: str, focus: str) -> dict:
+    """What the account's row shows after an htmx change, with keyboard focus
+    back on the ``focus`` button (the one pressed was disabled while its
+    request ran)."""
+    return {"row": administration.account_row(user), "list_url": list_url, "focus": focus}
 
 
 @bp.get("/users")
 def users():
     q = request.args.get("q", "").strip()
     cursor = request.args.get("cursor") or None
-    page = actions.list_accounts(cursor, q=q, limit=PAGE)
+    page = administration.list_accounts(cursor, q=q, limit=PAGE)
     return render_template("admin/users.html", page=page, q=q, cursor=cursor, list_url=this_page())
 
 
@@ -202,7 +202,7 @@ def set_role(user_id: int):
     user = account_or_404(user_id)
     form = RoleForm()
     check(form)
-    event = actions.set_role(current_user, user, form.role.data)
+    event = administration.set_role(current_user, user, form.role.data)
     db.session.commit()
     if event is None:
         message = f"{user.username} is already {'an admin' if user.is_admin else 'a user'}."
@@ -211,7 +211,7 @@ def set_role(user_id: int):
     else:
         message = f"{user.username} is no longer an admin."
     list_url = back_to(form, url_for(".users"))
-    return done(message, form, list_url, user_row(user, list_url, focus="role"))
+    return done(message, form, list_url, "admin/actions/user.html", **user_row(user, list_url, "role"))
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -219,8 +219,8 @@ def set_active(user_id: int):
     user = account_or_404(user_id)
     form = ActiveForm()
     check(form)
-    active = actions.parse_active(form.active.data)
-    event = actions.set_active(current_user, user, active)
+    active = administration.parse_active(form.active.data)
+    event = administration.set_active(current_user, user, active)
     db.session.commit()
     if event is None:
         message = f"{user.username} is already {'enabled' if active else 'disabled'}."
@@ -229,20 +229,20 @@ def set_active(user_id: int):
     else:
         message = f"{user.username} is disabled and signed out everywhere."
     list_url = back_to(form, url_for(".users"))
-    return done(message, form, list_url, user_row(user, list_url, focus="active"))
+    return done(message, form, list_url, "admin/actions/user.html", **user_row(user, list_url, "active"))
 
 
 @bp.get("/users/<int:user_id>/delete")
 def confirm_delete_user(user_id: int):
     """The confirmation step: it says what goes with the account."""
     user = account_or_404(user_id)
-    threads, messages_ = actions.account_footprint(user)
+    threads, messages_ = administration.account_footprint(user)
     return render_template(
         "admin/user_delete.html",
         user=user,
         threads=threads,
         messages=messages_,
-        refusal=actions.removal_refusal(current_user, user, "delete", "deleted"),
+        refusal=administration.removal_refusal(current_user, user, "delete", "deleted"),
         back=safe_next_url(request.args.get("next")) or url_for(".users"),
     )
 
@@ -253,7 +253,7 @@ def delete_user(user_id: int):
     form = ActionForm()
     check(form)
     username = user.username
-    event = actions.delete_account(current_user, user)
+    event = administration.delete_account(current_user, user)
     db.session.commit()
     flash(f"Deleted the account {username}: {event.detail}.", "success")
     return redirect(back_to(form, url_for(".users")), 303)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 from flask_login import current_user
 
 from webapp.api.errors import ApiError
@@ -39,6 +39,8 @@ def authenticate() -> None:
         # A script's token wins over any cookie that came along. It needs no
         # CSRF check: a browser never adds this header by itself.
         g.api_user = _user_from_bearer(authorization)
+        # user_for_token recorded the token's first use this minute.
+        g.token_use_recorded = bool(db.session.dirty)
         return
     if not current_user.is_authenticated or not current_user.is_active:
         raise ApiError(
@@ -72,11 +74,17 @@ def _user_from_bearer(authorization: str) -> User:
             "That token is not valid: it may have been revoked, or its account disabled.",
             headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
         )
-    if db.session.dirty:
-        # user_for_token recorded the token's first use this minute. Commit it
-        # here: a read-only request never commits.
-        db.session.commit()
     return user
+
+
+def commit_token_use(response: Response) -> Response:
+    """``after_request`` for the API blueprint. ``user_for_token`` records a
+    token's first use each minute in the request's session: a write commits
+    it with its own change; a read, which writes nothing else, commits it
+    here once it has succeeded."""
+    if request.method in SAFE_METHODS and response.status_code < 400 and g.get("token_use_recorded"):
+        db.session.commit()
+    return response
 
 
 def current_api_user() -> User:

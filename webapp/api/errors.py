@@ -8,23 +8,24 @@ extensions raise (405, 413, 429, CSRF, and 500 for a bug).
 
 from __future__ import annotations
 
-import time
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
+from webapp.error_pages import answer_errors_under, retry_after_seconds, status_of
 from webapp.errors import InvalidInput, ParleyError
-from webapp.extensions import limiter
 
-# Our names for the HTTP errors other code raises.
-HTTP_ERROR_CODES = {
+# The ``code`` of an error answered with each status.
+ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
+    409: "conflict",
+    422: "invalid",
     429: "rate_limited",
 }
 
@@ -58,17 +59,13 @@ def error_response(
     return response
 
 
-def is_api_request() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
-
-
 def handle_api_error(error: ApiError) -> Response:
     return error_response(error.status, error.code, error.message, headers=error.headers)
 
 
 def handle_parley_error(error: ParleyError) -> Response:
     field = error.field if isinstance(error, InvalidInput) else None
-    return error_response(error.status, error.code, error.message, field=field)
+    return error_response(status_of(error), ERROR_CODES.get(status_of(error), "bad_request"), error.message, field=field)
 
 
 def handle_csrf_error(error: CSRFError) -> Response:
@@ -95,19 +92,10 @@ def handle_http_error(error: HTTPException) -> Response | HTTPException:
     elif status == 415:
         status = 400  # the contract answers a body of the wrong type with 400
     elif status == 429:
-        wait = _seconds_until_limit_resets()
+        wait = retry_after_seconds() or 60
         headers["Retry-After"] = str(wait)
         message = f"Too many writes (the limit is {error.description}); try again in {wait} seconds."
-    return error_response(status, HTTP_ERROR_CODES.get(status, "error"), message, headers=headers)
-
-
-def _seconds_until_limit_resets() -> int:
-    breached = limiter.current_limit
-    if breached is None:
-        return 60
-    # As Flask-Limiter computes it for its own Retry-After header (reset_at
-    # is already rounded up to the next whole second).
-    return max(1, int(breached.reset_at - time.time()))
+    return error_response(status, ERROR_CODES.get(status, "error"), message, headers=headers)
 
 
 def register_error_handlers(bp: Blueprint) -> None:
@@ -119,5 +107,6 @@ def register_error_handlers(bp: Blueprint) -> None:
     for status in default_exceptions:
         bp.register_error_handler(status, handle_http_error)
     bp.register_error_handler(HTTPException, handle_http_error)
-    # 404 and 405 for /api URLs that no rule matched never reach the
-    # blueprint: the app's handler (webapp.error_pages) sends them here.
+    # 404 and 405 for URLs under the prefix that no rule matched never reach
+    # a blueprint in Flask: claim them from the app's handler.
+    bp.record_once(lambda state: answer_errors_under(state.app, state.url_prefix, handle_http_error))

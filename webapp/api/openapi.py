@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.api.schemas import CONVERSATIONS_PER_PAGE, MESSAGES_PER_PAGE
+from webapp.api.inputs import CONVERSATIONS_PER_PAGE, MESSAGES_PER_PAGE
 from webapp.conversations import CONVERSATIONS_PAGE_MAX, MESSAGES_PAGE_MAX, USER_MESSAGE_MAX
 from webapp.models import MESSAGE_ROLES, MESSAGE_STATUSES, TITLE_MAX
 

@@ -1,4 +1,5 @@
-"""The JSON API's endpoints (the contract's "JSON API" table).
+"""The JSON API's endpoints (the contract's "JSON API" table), with the
+auth hook and the JSON error handlers they run under.
 
 Each view reads its input, calls the data layer (every read scoped to the
 caller by ``get_conversation``), and commits. Responses are serialised before
@@ -12,24 +13,23 @@ from flask import current_app, url_for
 
 from webapp import conversations
 from webapp.api import bp
-from webapp.api.auth import authenticate, current_api_user, public, write_limit
+from webapp.api.auth import authenticate, commit_token_use, current_api_user, public, write_limit
 from webapp.api.errors import register_error_handlers
 from webapp.api.openapi import openapi_document
-from webapp.api.schemas import (
+from webapp.api.inputs import (
     CONVERSATIONS_PER_PAGE,
     MESSAGES_PER_PAGE,
-    conversation_json,
-    message_json,
     read_cursor,
     read_flag,
     read_json_object,
     read_limit,
 )
 from webapp.assistant.replies import generate_in_background
-from webapp.errors import InvalidInput
 from webapp.extensions import db
+from webapp.serialize import conversation_json, message_json
 
 bp.before_request(authenticate)
+bp.after_request(commit_token_use)
 register_error_handlers(bp)
 
 
@@ -81,16 +81,15 @@ def delete_conversation(conversation_id: str):
 def append_message(conversation_id: str):
     conversation = conversations.get_conversation(current_api_user(), conversation_id)
     body = read_json_object(("role", "content", "tool_calls", "reply"), required=("role", "content"))
-    reply = read_flag(body, "reply")
-    if reply and body["role"] != "user":
-        raise InvalidInput("reply", "Only a user message can ask for a reply.")
-    message = conversations.append_message(
-        conversation, body["role"], body["content"], tool_calls=body.get("tool_calls")
+    message, pending = conversations.post_message(
+        conversation,
+        body["role"],
+        body["content"],
+        tool_calls=body.get("tool_calls"),
+        reply=read_flag(body, "reply"),
     )
     data = message_json(message)
-    pending = conversations.start_reply(conversation) if reply else None
     if pending is not None:
-        # Same transaction: the question is never stored without its reply.
         data["reply"] = message_json(pending)
     db.session.commit()
     if pending is not None:

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from webapp.assistant import ProviderError, ReplyRequest, provider_for
 from webapp.assistant.live import LiveReply, close_reply, get_reply, open_reply
+from webapp.database import after_commit
 from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, utcnow
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 2.0  # how often a streaming reply is saved to its row
 CLAIM_CHECK_SECONDS = 0.5  # how often a worker checks it still owns the reply
 LEASE = timedelta(seconds=90)  # a claim not renewed for this long may be taken over
-ACTIVE = ("pending", "streaming")
 
 WORKER_ID = f"{os.uname().nodename[:40]}:{os.getpid()}"
 
@@ -177,7 +177,9 @@ def wait_for_background_replies(timeout: float = 10.0) -> None:
 
 
 def stop(message: Message) -> bool:
-    """End a reply that is being written, keeping what it has so far."""
+    """End a reply that is being written, keeping what it has so far; False
+    if it had ended already. The caller commits; the writer, if it is in
+    this process, is told once the commit has landed."""
     live = get_reply(message.id)
     text = live.text if live else None
     values = {"status": "stopped", "lease_owner": None, "lease_until": None}
@@ -187,19 +189,16 @@ def stop(message: Message) -> bool:
         # soon as it sees "stopped", sends the final HTML from this row.
         values["html"] = render_markdown(text) if text else None
     stopped = db.session.execute(
-        update(Message)
-        .where(Message.id == message.id, Message.status.in_(ACTIVE))
-        .values(**values),
+        update(Message).where(Message.id == message.id, Message.is_live).values(**values),
         execution_options={"synchronize_session": False},
     ).rowcount
-    db.session.commit()
     if live:
-        live.stop.set()
+        after_commit(live.stop.set)
     if stopped:
         db.session.refresh(message)
         if text is None:  # written by another instance: render what it saved
             message.html = render_markdown(message.content) if message.content else None
-            db.session.commit()
+            db.session.flush()
     return stopped == 1
 
 
@@ -207,7 +206,7 @@ def reset_for_regeneration(conversation: Conversation, message: Message) -> Mess
     """Make the thread's last reply pending again, to be written anew."""
     if message.role != "assistant" or message.position != conversation.message_count:
         raise InvalidInput("message", "Only the last reply of a chat can be written again.")
-    if message.status in ACTIVE:
+    if message.is_live:
         raise InvalidInput("message", "This reply is still being written; stop it first.")
     message.status = "pending"
     message.content = ""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp.accounts import authenticate, count_users, create_user, password_matches, set_password
+from webapp.accounts import authenticate, password_matches, register_user, registration_open, set_password
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, PasswordForm, RegisterForm, TokenForm
 from webapp.errors import InvalidInput
@@ -41,7 +41,7 @@ def login():
 
 
 def _registration_open() -> bool:
-    return current_app.config["PARLEY_REGISTRATION"] == "open" or count_users() == 0
+    return registration_open(current_app.config["PARLEY_REGISTRATION"])
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -53,9 +53,8 @@ def register():
         return redirect(url_for("chat.index"))
     form = RegisterForm()
     if form.validate_on_submit():
-        role = "admin" if count_users() == 0 else "user"
         try:
-            user = create_user(form.username.data, form.password.data, role=role)
+            user = register_user(form.username.data, form.password.data)
         except InvalidInput as error:
             getattr(form, error.field).errors.append(error.message)
         else:

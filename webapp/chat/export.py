@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from flask import Response, stream_with_context
 from sqlalchemy import select
 
-from webapp.api.schemas import conversation_json, message_json
 from webapp.extensions import db
 from webapp.models import Conversation, Message, utcnow
+from webapp.serialize import conversation_json, message_json
 
-ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 BATCH = 500
 
 
@@ -35,11 +34,11 @@ def _when(message: Message) -> str:
 
 
 def markdown_lines(conversation: Conversation) -> Iterator[str]:
-    yield f"# {conversation.title or 'Untitled chat'}\n\n"
+    yield f"# {conversation.display_title}\n\n"
     yield f"*Exported from Parley on {utcnow():%Y-%m-%d %H:%M} UTC; {conversation.message_count} messages.*\n"
     for message in _messages(conversation):
         status = "" if message.status == "complete" else f" ({message.status})"
-        yield f"\n## {ROLE_NAMES[message.role]}, {_when(message)}{status}\n\n{message.content.rstrip()}\n"
+        yield f"\n## {message.role_label}, {_when(message)}{status}\n\n{message.content.rstrip()}\n"
         if message.error:
             yield f"\n> {message.error}\n"
 

@@ -1,6 +1,7 @@
 """The chat pages. Each view answers a plain request with a full page (or a
-303 after a POST) and an htmx request with the partial it swaps, so every
-action works with JavaScript off and is instant with it on."""
+303 after a POST) and an htmx request with the template that says what the
+action swaps, so every action works with JavaScript off and is instant with
+it on."""
 
 from __future__ import annotations
 
@@ -12,35 +13,32 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
 from webapp.assistant import provider_for
-from webapp.assistant.replies import (
-    ACTIVE,
-    generate,
-    generate_in_background,
-    reset_for_regeneration,
-    stop,
-)
+from webapp.assistant.replies import generate_in_background, reset_for_regeneration, stop
 from webapp.chat import bp
 from webapp.chat.export import download
-from webapp.chat.forms import MessageForm, SettingsForm, TitleForm
+from webapp.chat.forms import MessageForm, SettingsForm
 from webapp.chat.sidebar import grouped
 from webapp.chat.streaming import reply_stream
 from webapp.conversations import (
-    append_message,
     delete_conversation,
     get_conversation,
     get_message,
     list_conversations,
     list_messages,
+    post_message as add_message,
     rename_conversation,
+    set_thread_settings,
     start_conversation,
     start_reply,
 )
 from webapp.error_pages import render_error
 from webapp.extensions import db
+from webapp.forms import TitleForm, first_error
 from webapp.htmx import is_htmx
 from webapp.models import Conversation, Message
 from webapp.pagination import decode_activity_cursor
 from webapp.search import search as search_threads
+from webapp.search import words_of
 
 SIDEBAR_PAGE = 50
 MESSAGES_PAGE = 50
@@ -58,42 +56,62 @@ def assistant_context() -> dict:
     return {"assistant": provider_for(current_app)}
 
 
-
 def sidebar_context(current_id: uuid.UUID | None = None, cursor: str | None = None) -> dict:
     page = list_conversations(current_user, cursor, limit=SIDEBAR_PAGE)
     after = decode_activity_cursor(cursor)[0] if cursor else None
     return {
         "threads": page,
         "thread_groups": grouped(page.items, after=after),
+        "continued": cursor is not None,
         "current_id": current_id,
     }
 
 
-def render_page(conversation: Conversation | None = None, *, before: str | None = None,
-                sidebar_cursor: str | None = None, form: MessageForm | None = None,
-                rename_form: TitleForm | None = None, status: int = 200):
+def pane_context(conversation: Conversation | None, *, before: str | None = None) -> dict:
+    """What the message pane shows: the thread's latest messages (or those
+    before ``before``), whether a reply is being written, and the models the
+    thread's settings offer."""
+    if conversation is None:
+        return {"conversation": None, "messages": None, "replying": False}
+    messages = list_messages(conversation, before=before, limit=MESSAGES_PAGE)
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "replying": bool(messages.items and messages.items[-1].is_live),
+        "models": provider_for(current_app).list_models(),
+    }
+
+
+def render_page(
+    conversation: Conversation | None = None,
+    *,
+    before: str | None = None,
+    sidebar_cursor: str | None = None,
+    form: MessageForm | None = None,
+    rename_form: TitleForm | None = None,
+    status: int = 200,
+):
     """The whole chat page: the sidebar, and the new-chat pane or a thread."""
-    messages = list_messages(conversation, before=before, limit=MESSAGES_PAGE) if conversation else None
     return render_template(
         "chat/page.html",
-        conversation=conversation,
-        messages=messages,
-        replying=bool(messages and messages.items and messages.items[-1].status in ACTIVE),
         form=form or MessageForm(formdata=None),
         rename_form=rename_form,
+        **pane_context(conversation, before=before),
         **sidebar_context(conversation.id if conversation else None, sidebar_cursor),
     ), status
-
-
-def render_sidebar_update(current_id: uuid.UUID | None = None) -> str:
-    """The first page of the sidebar, swapped out of band after any activity."""
-    return render_template("chat/_sidebar_oob.html", **sidebar_context(current_id))
 
 
 def render_composer_error(form: MessageForm, conversation: Conversation | None):
     if is_htmx():
         return render_template("chat/_composer.html", form=form, conversation=conversation), 422
     return render_page(conversation, form=form, status=422)
+
+
+def render_refusal(title: str, message: str):
+    """An htmx form refused: a notice; without htmx, the error page."""
+    if is_htmx():
+        return render_template("errors/_notice.html", title=title, message=message), 422
+    return render_error(422, message)
 
 
 @bp.get("/")
@@ -112,10 +130,14 @@ def sidebar():
 @bp.get("/search")
 def search():
     query = request.args.get("q", "").strip()
-    hits = search_threads(current_user, query) if query else []
+    context = {
+        "query": query,
+        "words": words_of(query),
+        "hits": search_threads(current_user, query) if query else [],
+    }
     if is_htmx():
-        return render_template("chat/_search_results.html", query=query, hits=hits)
-    return render_template("chat/search.html", query=query, hits=hits, **sidebar_context())
+        return render_template("chat/_search_results.html", **context)
+    return render_template("chat/search.html", **context, **sidebar_context())
 
 
 @bp.post("/c")
@@ -129,14 +151,12 @@ def create():
     url = url_for(".thread", conversation_id=conversation.id)
     if not write_reply(reply):
         return redirect(url, 303)
-    pane = render_template(
-        "chat/_pane.html",
-        conversation=conversation,
-        messages=list_messages(conversation, limit=MESSAGES_PAGE),
-        replying=True,
+    return render_template(
+        "chat/actions/create.html",
         form=MessageForm(formdata=None),
-    )
-    return pane + render_sidebar_update(conversation.id), 200, {"HX-Push-Url": url}
+        **pane_context(conversation),
+        **sidebar_context(conversation.id),
+    ), 200, {"HX-Push-Url": url}
 
 
 @bp.get("/c/<uuid:conversation_id>")
@@ -175,19 +195,17 @@ def post_message(conversation_id: uuid.UUID):
     form = MessageForm()
     if not form.validate_on_submit():
         return render_composer_error(form, conversation)
-    message = append_message(conversation, "user", form.content.data)
-    reply = start_reply(conversation)
+    message, reply = add_message(conversation, "user", form.content.data, reply=True)
     db.session.commit()
     if not write_reply(reply):
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    return (
-        render_template("chat/_message.html", message=message, conversation=conversation)
-        + render_template("chat/_message.html", message=reply, conversation=conversation)
-        + render_template(
-            "chat/_composer.html", form=MessageForm(formdata=None), conversation=conversation,
-            replying=True, oob=True,
-        )
-        + render_sidebar_update(conversation.id)
+    return render_template(
+        "chat/actions/post_message.html",
+        message=message,
+        reply=reply,
+        conversation=conversation,
+        form=MessageForm(formdata=None),
+        **sidebar_context(conversation.id),
     )
 
 
@@ -197,15 +215,18 @@ def rename(conversation_id: uuid.UUID):
     form = TitleForm()
     if not form.validate_on_submit():
         if is_htmx():
-            return render_error_notice("Not renamed", " ".join(form.errors["title"]))
+            return render_refusal("Not renamed", first_error(form))
         return render_page(conversation, rename_form=form, status=422)
     rename_conversation(conversation, form.title.data)
     db.session.commit()
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    shown = shown_thread_id()
-    header = render_template("chat/_pane_header.html", conversation=conversation, oob=True)
-    return (header if shown == conversation.id else "") + render_sidebar_update(shown)
+    return render_template(
+        "chat/actions/rename.html",
+        conversation=conversation,
+        models=provider_for(current_app).list_models(),
+        **sidebar_context(shown_thread_id()),
+    )
 
 
 @bp.post("/c/<uuid:conversation_id>/delete")
@@ -218,8 +239,7 @@ def delete(conversation_id: uuid.UUID):
         return redirect(url_for(".index"), 303)
     if shown == conversation_id:
         return "", 200, {"HX-Redirect": url_for(".index")}
-    notice = render_template("chat/_notice_oob.html", message="The chat is deleted.")
-    return render_sidebar_update(shown) + notice
+    return render_template("chat/actions/delete.html", notice="The chat is deleted.", **sidebar_context(shown))
 
 
 @bp.get("/c/<uuid:conversation_id>/messages/<int:message_id>/stream")
@@ -233,9 +253,10 @@ def stop_reply(conversation_id: uuid.UUID, message_id: int):
     conversation = get_conversation(current_user, conversation_id)
     message = get_message(conversation, message_id)
     stop(message)
+    db.session.commit()
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    return render_template("chat/_reply_final.html", message=message, conversation=conversation, oob=False)
+    return render_template("chat/_reply_final.html", message=message, conversation=conversation, in_place=True)
 
 
 @bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/regenerate")
@@ -245,9 +266,7 @@ def regenerate(conversation_id: uuid.UUID, message_id: int):
     db.session.commit()
     if not write_reply(message):
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    return render_template("chat/_message.html", message=message, conversation=conversation) + render_template(
-        "chat/_send_button.html", replying=True, oob=True
-    )
+    return render_template("chat/actions/regenerate.html", message=message, conversation=conversation)
 
 
 @bp.post("/c/<uuid:conversation_id>/settings")
@@ -255,31 +274,24 @@ def settings(conversation_id: uuid.UUID):
     conversation = get_conversation(current_user, conversation_id)
     form = SettingsForm()
     if not form.validate_on_submit():
-        message = " ".join(error for errors in form.errors.values() for error in errors)
-        return render_error_notice("Not saved", message)
-    conversation.model = (form.model.data or "").strip() or None
-    conversation.system_prompt = (form.system_prompt.data or "").strip() or None
+        return render_refusal("Not saved", first_error(form))
+    set_thread_settings(conversation, form.model.data, form.system_prompt.data)
     db.session.commit()
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    return render_template("chat/_notice_oob.html", message="Chat settings saved.")
+    return render_template("_partials/flashes.html", oob=True, notice="Chat settings saved.")
 
 
 def write_reply(reply: Message) -> bool:
-    """Start writing the reply. For htmx, in the background while the page
-    streams it (True); without JavaScript, right here before the redirect
-    (False), so the reloaded page shows it whole."""
+    """Start writing the reply. With htmx the page streams it while it is
+    written (True); without JavaScript the request waits until it is done
+    (False), so that the page it redirects to shows it whole."""
+    writer = generate_in_background(current_app._get_current_object(), reply.id)
     if is_htmx():
-        generate_in_background(current_app._get_current_object(), reply.id)
         return True
-    generate(reply.id)
+    if writer is not None:
+        writer.join()
     return False
-
-
-def render_error_notice(title: str, message: str):
-    if is_htmx():
-        return render_template("errors/_notice.html", title=title, message=message), 422
-    return render_error(422, message)
 
 
 def shown_thread_id() -> uuid.UUID | None:
@@ -290,7 +302,7 @@ def shown_thread_id() -> uuid.UUID | None:
         return None
     try:
         adapter = current_app.create_url_adapter(request)
-        endpoint, args = adapter.match(path[len(request.script_root):], method="GET")
+        endpoint, args = adapter.match(path[len(request.script_root) :], method="GET")
     except HTTPException:
         return None
     return args["conversation_id"] if endpoint == "chat.thread" else None

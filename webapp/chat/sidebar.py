@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, tzinfo
 
-from flask import g, request
+from webapp.templating import viewer_timezone
 
 GROUPS = ("Today", "Yesterday", "Previous 7 days", "Previous 30 days", "Older")
-
-
-def viewer_timezone() -> tzinfo:
-    """The browser's time zone, which parley.js keeps in the ``tz`` cookie;
-    UTC without it. Worked out once per request: tables ask for every row."""
-    if "viewer_timezone" not in g:
-        g.viewer_timezone = _zone(request.cookies.get("tz", ""))
-    return g.viewer_timezone
-
-
-def _zone(name: str) -> tzinfo:
-    if name and len(name) < 64:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return timezone.utc
-
-
-def local_time(when: datetime) -> str:
-    """Template filter: a time in the reader's time zone (the one the
-    sidebar groups by)."""
-    return when.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
 def group_of(when: datetime, today: date, tz: tzinfo) -> str:

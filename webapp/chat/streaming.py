@@ -18,9 +18,9 @@ from flask import Response, current_app, render_template, stream_with_context
 from markupsafe import escape
 
 from webapp.assistant.live import LiveReply, get_reply
-from webapp.assistant.replies import ACTIVE, generate_in_background
+from webapp.assistant.replies import generate_in_background
 from webapp.extensions import db
-from webapp.models import Conversation, Message
+from webapp.models import LIVE_STATUSES, Conversation, Message
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 0.5
@@ -63,7 +63,7 @@ def _follow_database(message_id: int) -> Iterator[str]:
             db.select(Message.content, Message.status).where(Message.id == message_id)
         ).one_or_none()
         db.session.close()
-        if row is None or row.status not in ACTIVE:
+        if row is None or row.status not in LIVE_STATUSES:
             return
         if row.content != shown and row.content.strip():
             replace = shown is None or not row.content.startswith(shown)
@@ -83,7 +83,7 @@ def _live_reply(message_id: int) -> LiveReply | None:
         return live
     status = db.session.scalar(db.select(Message.status).where(Message.id == message_id))
     db.session.close()
-    if status not in ACTIVE:
+    if status not in LIVE_STATUSES:
         return None
     # Whether it may be taken up (pending, or its writer's lease lapsed) is
     # the claim's to decide; if another instance holds it, the live reply

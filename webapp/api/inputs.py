@@ -1,4 +1,4 @@
-"""Reading API requests and writing API responses.
+"""Reading API requests: bodies, flags, limits and cursors.
 
 Only the *shape* of a request is checked here: a JSON object, with known
 fields, the required ones present. What a title or a message may contain is
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import request
@@ -19,7 +18,6 @@ from werkzeug.exceptions import BadRequest
 
 from webapp.api.errors import ApiError
 from webapp.errors import InvalidInput
-from webapp.models import Conversation, Message
 
 # Page sizes when a client names none (the contract's defaults).
 CONVERSATIONS_PER_PAGE = 20
@@ -94,34 +92,6 @@ def read_cursor(name: str) -> str | None:
     if value == "":
         raise InvalidInput(name, f"{name} is empty; leave it out for the first page.")
     return value
-
-
-def timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, always to the microsecond (fixed width)."""
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def conversation_json(conversation: Conversation) -> dict[str, Any]:
-    return {
-        "id": str(conversation.id),
-        "title": conversation.title,
-        "user_id": conversation.user_id,
-        "created_at": timestamp(conversation.created_at),
-        "updated_at": timestamp(conversation.updated_at),
-        "message_count": conversation.message_count,
-    }
-
-
-def message_json(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "conversation_id": str(message.conversation_id),
-        "role": message.role,
-        "content": message.content,
-        "tool_calls": message.tool_calls,
-        "status": message.status,
-        "created_at": timestamp(message.created_at),
-    }
 
 
 def _names(names: Collection[str]) -> str:

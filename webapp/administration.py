@@ -13,16 +13,22 @@ from typing import Any
 
 from sqlalchemy import Row, Select, exists, func, select
 
-from webapp.accounts import USERNAME_PATTERN, delete_user
+from webapp.accounts import USERNAME_PATTERN, delete_user, find_user
 from webapp.audit import record
-from webapp.conversations import activity_page, by_recent_activity, clean_title, delete_conversation, rename_conversation
+from webapp.conversations import (
+    activity_cursor,
+    by_recent_activity,
+    clean_title,
+    delete_conversation,
+    rename_conversation,
+)
 from webapp.errors import Conflict, InvalidInput
 from webapp.extensions import db
-from webapp.models import ROLES, USERNAME_MAX, AuditEvent, Conversation, User, new_session_token
-from webapp.pagination import Page, check_limit
-from webapp.search import escape_like
+from webapp.models import ROLES, TITLE_MAX, USERNAME_MAX, AuditEvent, Conversation, User, new_session_token
+from webapp.pagination import Page, check_limit, keyset_page
+from webapp.text import contains, search_words
 
-SEARCH_MAX = 255
+SEARCH_MAX = TITLE_MAX  # no title is longer
 SEARCH_WORDS_MAX = 10
 
 
@@ -44,20 +50,14 @@ def parse_active(value: Any) -> bool:
 
 def title_words(q: str | None) -> list[str]:
     """The words of a title search; every one must appear in a matching title."""
-    q = (q or "").strip()
-    if len(q) > SEARCH_MAX:
-        raise InvalidInput("q", f"Search for at most {SEARCH_MAX} characters.")
-    words = list(dict.fromkeys(word.lower() for word in q.split()))
-    if len(words) > SEARCH_WORDS_MAX:
-        raise InvalidInput("q", f"Search for at most {SEARCH_WORDS_MAX} words.")
-    return words
+    return search_words(q, max_length=SEARCH_MAX, max_words=SEARCH_WORDS_MAX)
 
 
 # --- reading ---------------------------------------------------------------------------
 
 
 def all_conversations_query(
-    cursor: str | None, limit: int, *, words: list[str] = (), owner: User | None = None
+    cursor: str | None, *, words: list[str] = (), owner: User | None = None
 ) -> Select[Any]:
     """Every user's threads with their owner's name, newest activity first.
 
@@ -69,8 +69,8 @@ def all_conversations_query(
     if owner is not None:
         query = query.where(Conversation.user_id == owner.id)
     for word in words:
-        query = query.where(Conversation.title.ilike(f"%{escape_like(word)}%", escape="\\"))
-    return by_recent_activity(query, cursor, limit)
+        query = query.where(contains(Conversation.title, word))
+    return by_recent_activity(query, cursor)
 
 
 def list_all_conversations(
@@ -78,8 +78,20 @@ def list_all_conversations(
 ) -> Page[Row[tuple[Conversation, str]]]:
     """A page of ``(conversation, owner_name)`` rows for the admin table."""
     check_limit(limit, 100)
-    rows = list(db.session.execute(all_conversations_query(cursor, limit, words=words, owner=owner)))
-    return activity_page(rows, limit, key=lambda row: row.Conversation)
+    query = all_conversations_query(cursor, words=words, owner=owner)
+    return keyset_page(query, limit, lambda row: activity_cursor(row.Conversation), rows=True)
+
+
+def list_threads_of(
+    username: str | None, cursor: str | None = None, *, words: list[str] = (), limit: int = 50
+) -> tuple[Page[Row[tuple[Conversation, str]]], User | None]:
+    """The admin table filtered by owner: every user's threads, or, given a
+    username (in any case), that account's and the account; an unknown
+    username has no threads."""
+    owner = find_user(username) if username else None
+    if username and owner is None:
+        return Page([], None), None
+    return list_all_conversations(cursor, words=words, owner=owner, limit=limit), owner
 
 
 @dataclass(frozen=True)
@@ -114,16 +126,12 @@ def list_accounts(cursor: str | None = None, *, q: str | None = None, limit: int
     if len(q) > USERNAME_MAX:
         raise InvalidInput("q", f"A username has at most {USERNAME_MAX} characters.")
     if q:
-        query = query.where(User.username_key.like(f"%{escape_like(q)}%", escape="\\"))
+        query = query.where(contains(User.username_key, q, any_case=False))
     if cursor:
         query = query.where(User.username_key > _decode_account_cursor(cursor))
-    users = list(db.session.scalars(query.order_by(User.username_key).limit(limit + 1)))
-    next_cursor = None
-    if len(users) > limit:
-        users = users[:limit]
-        next_cursor = users[-1].username_key
-    counts = thread_counts([user.id for user in users])
-    return Page([AccountRow(user, counts.get(user.id, 0)) for user in users], next_cursor)
+    page = keyset_page(query.order_by(User.username_key), limit, lambda user: user.username_key)
+    counts = thread_counts([user.id for user in page.items])
+    return Page([AccountRow(user, counts.get(user.id, 0)) for user in page.items], page.next_cursor)
 
 
 def account_row(user: User) -> AccountRow:

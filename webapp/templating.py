@@ -1,0 +1,53 @@
+"""What every template may use: filters, and the limits forms show.
+
+Bound to the app in ``create_app``; templates never do I/O of their own, so
+anything else they need comes from the view.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, g, request
+
+from webapp.conversations import SYSTEM_PROMPT_MAX, USER_MESSAGE_MAX
+from webapp.models import MODEL_NAME_MAX, TITLE_MAX, USERNAME_MAX
+from webapp.rendering import mark_words
+from webapp.search import MAX_QUERY as SEARCH_QUERY_MAX
+
+
+def viewer_timezone() -> tzinfo:
+    """The browser's time zone, which parley.js keeps in the ``tz`` cookie;
+    UTC without it. Worked out once per request: tables ask for every row."""
+    if "viewer_timezone" not in g:
+        g.viewer_timezone = _zone(request.cookies.get("tz", ""))
+    return g.viewer_timezone
+
+
+def _zone(name: str) -> tzinfo:
+    if name and len(name) < 64:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return timezone.utc
+
+
+def local_time(when: datetime) -> str:
+    """A time in the reader's time zone (the one the sidebar groups by)."""
+    return when.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(local_time)
+    app.add_template_filter(mark_words)
+    for name, value in {
+        "TITLE_MAX": TITLE_MAX,
+        "USERNAME_MAX": USERNAME_MAX,
+        "USER_MESSAGE_MAX": USER_MESSAGE_MAX,
+        "MODEL_NAME_MAX": MODEL_NAME_MAX,
+        "SYSTEM_PROMPT_MAX": SYSTEM_PROMPT_MAX,
+        "SEARCH_QUERY_MAX": SEARCH_QUERY_MAX,
+    }.items():
+        app.add_template_global(value, name)

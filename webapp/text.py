@@ -1,0 +1,53 @@
+"""Rules for text that people type: one-line names, search words, LIKE patterns.
+
+Written once here and used by the data layer, the forms and the API, so each
+refuses the same things with the same words.
+"""
+
+from __future__ import annotations
+
+from webapp.errors import InvalidInput
+
+# PostgreSQL cannot store NUL in text; refuse it on every database alike.
+NUL_MESSAGE = "Text cannot contain NUL (\\x00) characters."
+
+
+def clean_line(value: object, field: str, *, maximum: int, empty: str) -> str:
+    """One line of text, white space folded: a title, a name. ``empty`` is
+    the message for a value with nothing left in it."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"The {field} must be text.")
+    if "\x00" in value:
+        raise InvalidInput(field, NUL_MESSAGE)
+    value = " ".join(value.split())
+    if not value:
+        raise InvalidInput(field, empty)
+    if len(value) > maximum:
+        raise InvalidInput(field, f"The {field} can be at most {maximum} characters (it has {len(value)}).")
+    return value
+
+
+def search_words(query: str | None, *, max_length: int, max_words: int, field: str = "q") -> list[str]:
+    """The distinct words of a search, lower-cased, in order.
+
+    A query over ``max_length`` characters or ``max_words`` words is refused
+    with a message naming the limit.
+    """
+    query = (query or "").strip()
+    if len(query) > max_length:
+        raise InvalidInput(field, f"Search for at most {max_length} characters.")
+    words = list(dict.fromkeys(word.lower() for word in query.split()))
+    if len(words) > max_words:
+        raise InvalidInput(field, f"Search for at most {max_words} words.")
+    return words
+
+
+def escape_like(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains(column, text: str, *, any_case: bool = True):
+    """``column`` holds ``text`` literally (in any case, unless told otherwise)."""
+    pattern = f"%{escape_like(text)}%"
+    return column.ilike(pattern, escape="\\") if any_case else column.like(pattern, escape="\\")
