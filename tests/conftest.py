@@ -73,10 +73,10 @@ def make_app(database_url: str, tmp_path):
         return app
 
     yield make
-    from webapp.assistant.replies import wait_for_background_replies
+    from webapp.replies import wait_for_writers
 
-    wait_for_background_replies()
     for app in apps:
+        wait_for_writers(app)
         with app.app_context():
             db.session.remove()
             if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):

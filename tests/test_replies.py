@@ -12,17 +12,12 @@ from sqlalchemy import select, update
 
 from tests.conftest import PASSWORD
 from tests.fake_llm import FakeLLM
+from webapp import replies
 from webapp.assistant import ReplyRequest
-from webapp.assistant.replies import (
-    _claim,
-    generate,
-    generate_in_background,
-    history_for,
-    wait_for_background_replies,
-)
 from webapp.conversations import append_message, create_conversation
 from webapp.extensions import db
-from webapp.models import Conversation, Message, User
+from webapp.models import Conversation, Message, User, utcnow
+from webapp.replies import claim, engine, history_for, wait_for_writers
 
 HTMX = {"HX-Request": "true"}
 
@@ -115,7 +110,7 @@ def test_demo_reply_over_htmx_streams_in_the_background(app, client, auth, make_
     assert pending, "the post answers with a placeholder for the reply"
     assert "hx-sse:connect=" in response.text
     assert re.search(r'id="send-button"[^>]* disabled', response.text)
-    wait_for_background_replies()
+    wait_for_writers(app)
     reply = reply_of(app, thread)
     assert reply.status == "complete" and "again" in reply.content
 
@@ -202,10 +197,15 @@ def start_slow_reply(app, client, fake_llm, delay=0.1):
     return thread, message_id
 
 
+def live_text(app, message_id) -> str:
+    """What the reply's writer has published so far."""
+    return engine(app).relay.text_so_far(message_id) or ""
+
+
 def test_refresh_mid_reply_shows_what_arrived_and_keeps_streaming(llm_app, fake_llm):
     client = signed_in_client(llm_app)
     thread, message_id = start_slow_reply(llm_app, client, fake_llm)
-    time.sleep(0.35)  # a few tokens in
+    wait_until(lambda: live_text(llm_app, message_id).startswith("Hello from"))  # a few tokens in
     page = client.get(f"/c/{thread}").text
     assert f'id="message-{message_id}-text"' in page and "hx-sse:connect" in page
     events = sse_events(client.get(f"/c/{thread}/messages/{message_id}/stream").get_data(as_text=True))
@@ -280,7 +280,7 @@ def test_claim_is_won_by_exactly_one_of_many(app, ctx, user):
     def contend(n):
         with app.app_context():
             start.wait()
-            if _claim(reply_id, f"worker-{n}"):
+            if claim(reply_id, f"worker-{n}"):
                 wins.append(n)
 
     threads = [threading.Thread(target=contend, args=(n,)) for n in range(6)]
@@ -291,20 +291,20 @@ def test_claim_is_won_by_exactly_one_of_many(app, ctx, user):
     assert len(wins) == 1
 
 
-def test_a_lapsed_claim_can_be_taken_over(app, ctx, user):
+def test_a_reply_is_claimed_once_only_even_after_its_lease_lapses(app, ctx, user):
+    """A lapsed lease means its writer died: the reply is ended as
+    interrupted, never written a second time (one model call per reply)."""
     from datetime import timedelta
-
-    from webapp.models import utcnow
 
     conversation = create_conversation(user)
     append_message(conversation, "user", "hi")
     reply = append_message(conversation, "assistant", "", status="pending")
     db.session.commit()
-    assert _claim(reply.id, "first")
-    assert not _claim(reply.id, "second")
+    assert claim(reply.id, "first")
+    assert not claim(reply.id, "second")
     db.session.execute(update(Message).where(Message.id == reply.id).values(lease_until=utcnow() - timedelta(seconds=1)))
     db.session.commit()
-    assert _claim(reply.id, "second")
+    assert not claim(reply.id, "second")
 
 
 # --- stop, regenerate, retry ------------------------------------------------------------------
@@ -313,41 +313,58 @@ def test_a_lapsed_claim_can_be_taken_over(app, ctx, user):
 def test_stop_keeps_the_partial_reply(llm_app, fake_llm):
     client = signed_in_client(llm_app)
     thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.15)
-    wait_until(lambda: "Hello" in (reply_of(llm_app, thread).content or "") or _live_text(message_id))
-    started = time.monotonic()
+    wait_until(lambda: live_text(llm_app, message_id).startswith("Hello"))
     response = client.post(f"/c/{thread}/messages/{message_id}/stop", headers=HTMX)
     assert response.status_code == 200
     assert "Stopped." in response.text
     assert re.search(r'id="send-button"[^>]*hx-swap-oob="true"', response.text)
-    wait_for_background_replies()
-    assert time.monotonic() - started < 1.0
+    wait_for_writers(llm_app)
     reply = reply_of(llm_app, thread)
     assert reply.status == "stopped"
     assert reply.content.startswith("Hello") and reply.content != "Hello from the **fake** model."
 
 
-def _live_text(message_id):
-    from webapp.assistant.live import get_reply
-
-    live = get_reply(message_id)
-    return live.text if live else ""
-
-
-def test_stop_from_another_instance_ends_the_worker(llm_app, fake_llm, monkeypatch):
-    """The stop lands where the reply is not being written: the database carries it."""
-    import webapp.assistant.replies as replies
-
+def test_stop_keeps_every_piece_a_reader_was_shown(llm_app, fake_llm):
     client = signed_in_client(llm_app)
     thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.1)
-    wait_until(lambda: _live_text(message_id))
-    worker = next(t for t in threading.enumerate() if t.name == f"reply-{message_id}")
-    monkeypatch.setattr(replies, "get_reply", lambda _id: None)  # this "instance" has no live reply
+    shown, first_piece = [], threading.Event()
+
+    def read():
+        for event in follow_in(llm_app, message_id):
+            if isinstance(event, replies.Piece) and event.text:
+                shown.append(event.text)
+                first_piece.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert first_piece.wait(5)
     client.post(f"/c/{thread}/messages/{message_id}/stop")
-    stopped_at = time.monotonic()
-    worker.join(3)
-    assert not worker.is_alive()
-    assert time.monotonic() - stopped_at < 1.0
-    assert reply_of(llm_app, thread).status == "stopped"
+    reader.join(5)
+    reply = reply_of(llm_app, thread)
+    assert reply.status == "stopped"
+    assert "".join(shown) == reply.content
+
+
+def follow_in(app, message_id):
+    with app.app_context():
+        yield from replies.follow(message_id, keepalive=1.0)
+
+
+def test_stop_while_the_model_thinks_ends_the_call_at_once(llm_app, fake_llm):
+    """No text yet (a reasoning model): Stop closes the model's connection
+    rather than waiting for its first word."""
+    client = signed_in_client(llm_app)
+    thread = new_thread(client, "first")
+    fake_llm.behaviour.delay = 30  # the first token would come in half a minute
+    response = client.post(f"/c/{thread}/messages", data={"content": "think hard"}, headers=HTMX)
+    message_id = int(re.search(r'id="message-(\d+)" class="message assistant live"', response.text).group(1))
+    writer = engine(llm_app).writers[message_id].thread
+    wait_until(lambda: len(fake_llm.requests) == 2)
+    client.post(f"/c/{thread}/messages/{message_id}/stop")
+    writer.join(5)
+    assert not writer.is_alive()
+    reply = reply_of(llm_app, thread)
+    assert (reply.status, reply.content) == ("stopped", "")
 
 
 def test_regenerate_writes_the_last_reply_again(llm_app, fake_llm):
@@ -440,7 +457,7 @@ def test_no_model_configured_says_how_to_choose_one(make_app, client_for, fake_l
     assert reply.status == "error" and "No model is chosen" in reply.error
 
 
-def test_a_crash_in_the_worker_ends_the_reply_with_an_error(app, ctx, user, monkeypatch):
+def test_a_crash_in_the_writer_ends_the_reply_with_an_error(app, ctx, user, monkeypatch):
     import webapp.assistant.demo as demo
 
     def explode(self, request: ReplyRequest):
@@ -452,7 +469,7 @@ def test_a_crash_in_the_worker_ends_the_reply_with_an_error(app, ctx, user, monk
     append_message(conversation, "user", "hi")
     reply = append_message(conversation, "assistant", "", status="pending")
     db.session.commit()
-    generate(reply.id)
+    replies.start(reply.id, app).join(5)
     db.session.expire_all()
     reply = db.session.get(Message, reply.id)
     assert (reply.status, reply.content) == ("error", "partial ")
@@ -465,37 +482,148 @@ def test_reply_finishing_does_not_bump_activity(app, ctx, user):
     reply = append_message(conversation, "assistant", "", status="pending")
     db.session.commit()
     before = conversation.updated_at
-    generate_in_background(app, reply.id).join(5)
+    replies.start(reply.id, app).join(5)
     db.session.expire_all()
     assert db.session.get(Conversation, conversation.id).updated_at == before
     assert db.session.get(Message, reply.id).status == "complete"
     assert db.session.get(User, user.id) is not None
 
 
-def test_a_reader_arriving_before_the_claim_follows_the_live_reply(app, ctx, user, monkeypatch):
-    """The live reply exists from the moment the writing is started, so a
-    reader never finds the row claimed but nothing here to follow."""
-    import webapp.assistant.replies as replies
-    from webapp.assistant.live import get_reply
-
+def test_a_reply_is_written_once_however_often_it_is_started(app, ctx, user):
     conversation = create_conversation(user)
     append_message(conversation, "user", "hi")
     reply = append_message(conversation, "assistant", "", status="pending")
     db.session.commit()
-    entered, release = threading.Event(), threading.Event()
-    real_claim = replies._claim
-
-    def slow_claim(message_id, owner):
-        entered.set()
-        release.wait(5)
-        return real_claim(message_id, owner)
-
-    monkeypatch.setattr(replies, "_claim", slow_claim)
-    thread = generate_in_background(app, reply.id)
-    entered.wait(5)
-    assert get_reply(reply.id) is not None  # before the claim has even run
-    assert generate_in_background(app, reply.id) is None  # and no second writer here
-    release.set()
-    thread.join(5)
+    writer = replies.start(reply.id, app)
+    assert replies.start(reply.id, app) is None  # no second writer here
+    writer.join(5)
+    assert replies.start(reply.id, app).join(5) is None  # ended: nothing to claim
     db.session.expire_all()
     assert db.session.get(Message, reply.id).status == "complete"
+
+
+# --- writers that die -------------------------------------------------------------------------
+
+
+def orphan_reply(app, thread, *, owner: str, lapsed: bool, content: str = "Half an answer") -> int:
+    """A reply being written by ``owner``, which has stopped saying so."""
+    from datetime import timedelta
+
+    with app.app_context():
+        conversation = db.session.get(Conversation, thread)
+        reply = append_message(conversation, "assistant", "", status="pending")
+        reply.status, reply.content, reply.lease_owner = "streaming", content, owner
+        reply.lease_until = utcnow() + (timedelta(seconds=-1) if lapsed else timedelta(seconds=60))
+        db.session.commit()
+        return reply.id
+
+
+def test_a_reply_whose_writer_died_ends_as_interrupted_with_its_text(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread = new_thread(client)
+    calls = len(fake_llm.requests)
+    reply_id = orphan_reply(llm_app, thread, owner="elsewhere:1:abc", lapsed=True)
+    events = sse_events(client.get(f"/c/{thread}/messages/{reply_id}/stream").get_data(as_text=True))
+    assert "Interrupted" in events[-2][1] and ">Retry</button>" in events[-2][1]
+    reply = reply_of(llm_app, thread)
+    assert (reply.status, reply.content) == ("error", "Half an answer")
+    assert reply.error.startswith("Interrupted")
+    assert "<p>Half an answer</p>" in reply.html
+    assert len(fake_llm.requests) == calls  # the model is not asked again
+    client.post(f"/c/{thread}/messages/{reply_id}/regenerate")  # Retry writes it anew
+    assert reply_of(llm_app, thread).content == "Hello from the **fake** model."
+
+
+def test_a_reply_left_by_a_dead_process_here_ends_when_the_app_starts(make_app, client_for, fake_llm):
+    """After kill -9 and a restart: at once, not when the lease lapses."""
+    import socket
+
+    first = make_app(PARLEY_LLM_BASE_URL=fake_llm.base_url, PARLEY_LLM_MODEL="fake-small")
+    client_for(first)
+    client = signed_in_client(first)
+    thread = new_thread(client)
+    dead = _a_dead_pid()
+    reply_id = orphan_reply(first, thread, owner=f"{socket.gethostname()[:40]}:{dead}:abc", lapsed=False)
+    restarted = make_app(PARLEY_LLM_BASE_URL=fake_llm.base_url, PARLEY_LLM_MODEL="fake-small")
+    engine(restarted)  # what the first reply of the restarted app does
+    reply = reply_of(restarted, thread)
+    assert reply.id == reply_id
+    assert (reply.status, reply.content) == ("error", "Half an answer")
+
+
+def _a_dead_pid() -> int:
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_reply_another_live_instance_writes_is_left_alone(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread = new_thread(client)
+    reply_id = orphan_reply(llm_app, thread, owner="elsewhere:1:abc", lapsed=False)
+    with llm_app.app_context():
+        assert replies.interrupt(engine(llm_app), reply_id) is False
+    assert reply_of(llm_app, thread).status == "streaming"
+
+
+# --- what the model sends that the database cannot store ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tokens", "stored"),
+    [
+        (["Bad \ud800 half", " pair"], "Bad \ufffd half pair"),
+        (["N\x00U", "L"], "NUL"),
+    ],
+    ids=["lone-surrogate", "nul"],
+)
+def test_characters_the_database_refuses_are_cleaned_not_fatal(llm_app, fake_llm, tokens, stored):
+    client = signed_in_client(llm_app)
+    fake_llm.behaviour.tokens = tokens
+    reply = reply_of(llm_app, new_thread(client))
+    assert (reply.status, reply.content) == ("complete", stored)
+
+
+def test_an_empty_reply_says_so_and_offers_retry(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    fake_llm.behaviour.tokens = []
+    thread = new_thread(client)
+    reply = reply_of(llm_app, thread)
+    assert reply.status == "error" and "empty reply" in reply.error
+    assert ">Retry</button>" in client.get(f"/c/{thread}").text
+
+
+# --- the live thread ----------------------------------------------------------------------------
+
+
+def test_a_second_tab_is_told_of_new_messages(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    thread = new_thread(client)
+    page = client.get(f"/c/{thread}").text
+    events_url = re.search(r'hx-sse:connect="(/c/[^"]+/events[^"]*)"', page).group(1).replace("&amp;", "&")
+    other = llm_app.test_client()
+    with client.session_transaction() as session:
+        cookie = dict(session)
+    with other.session_transaction() as session:
+        session.update(cookie)
+
+    def post_elsewhere():
+        headers = {**HTMX, "X-Parley-Page": "another tab"}
+        other.post(f"/c/{thread}/messages", data={"content": "Posted elsewhere"}, headers=headers)
+
+    stream = client.get(events_url, buffered=False)
+    received, poster = "", threading.Thread(target=post_elsewhere)
+    deadline = time.monotonic() + 30  # a keep-alive comes at least every 15 s
+    for chunk in stream.response:  # read here, in the thread that runs the stream
+        received += chunk.decode()
+        assert time.monotonic() < deadline, "the new message never came"
+        if not poster.is_alive() and poster.ident is None:
+            poster.start()  # once the stream is open
+        if "Posted elsewhere" in received:
+            break
+    stream.close()
+    poster.join(5)
+    assert 'type="partial" hx-target="#message-list" hx-swap="beforeend"' in received
+    assert "Posted elsewhere" in received and "message assistant" in received

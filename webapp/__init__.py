@@ -11,12 +11,12 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then ``config`` (tests) on top."""
-    from webapp import cli, error_pages, health, models, security, templating  # noqa: F401  (models: the tables)
+    from webapp import cli, error_pages, health, models, replies, security, templating  # noqa: F401  (models: the tables)
     from webapp.admin import bp as admin_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
     from webapp.chat import bp as chat_bp
-    from webapp.config import DEFAULTS, from_environment, instance_secret_key
+    from webapp.config import DEFAULTS, deployment_warnings, from_environment, instance_secret_key
     from webapp.database import configure_engine, render_migration_item
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -27,8 +27,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI", f"sqlite:///{os.path.join(app.instance_path, 'parley.db')}"
     )
-    if not app.config.get("SECRET_KEY"):
+    secret_key_set = bool(app.config.get("SECRET_KEY"))
+    if not secret_key_set:
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    for warning in deployment_warnings(app.config, secret_key_set):
+        app.logger.warning(warning)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(app.instance_path, exist_ok=True)
 
@@ -56,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app, login_manager)
     error_pages.init_app(app)
     templating.init_app(app)
+    replies.init_app(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)

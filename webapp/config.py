@@ -62,6 +62,12 @@ def _storage_uri(name: str, value: str) -> str:
     return value
 
 
+def _redis_url(name: str, value: str) -> str:
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{name} must be a redis:// (or rediss://) URL; got {value!r}.")
+    return value
+
+
 def database_uri(name: str, value: str) -> str:
     """Accept the URL forms hosting providers hand out and pick our drivers."""
     scheme, sep, rest = value.partition("://")
@@ -89,6 +95,8 @@ SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARLEY_RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _flag),
     "PARLEY_SECURE_COOKIES": ("PARLEY_SECURE_COOKIES", _flag),
     "PARLEY_PROXY_COUNT": ("PARLEY_PROXY_COUNT", _int_between(0, 5)),
+    "PARLEY_REDIS_URL": ("PARLEY_REDIS_URL", _redis_url),
+    "PARLEY_SHUTDOWN_GRACE": ("PARLEY_SHUTDOWN_GRACE", _int_between(0, 600)),
 }
 
 DEFAULTS: dict[str, object] = {
@@ -106,6 +114,8 @@ DEFAULTS: dict[str, object] = {
     "API_WRITE_RATE_LIMIT": "60 per minute",
     "PARLEY_SECURE_COOKIES": False,
     "PARLEY_PROXY_COUNT": 0,
+    "PARLEY_REDIS_URL": None,
+    "PARLEY_SHUTDOWN_GRACE": 20,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     # A user message is at most 16,000 characters; a form post stays far below this.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -117,7 +127,11 @@ DEFAULTS: dict[str, object] = {
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, object]:
-    """Return the Flask config values that the environment sets."""
+    """Return the Flask config values that the environment sets.
+
+    With ``PARLEY_REDIS_URL`` and no ``PARLEY_RATELIMIT_STORAGE_URI``, rate
+    limits are kept in that Redis too, so that every instance counts alike.
+    """
     unknown = sorted(k for k in environ if k.startswith("PARLEY_") and k not in SETTINGS)
     if unknown:
         known = ", ".join(k for k in SETTINGS if k.startswith("PARLEY_"))
@@ -126,7 +140,28 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, object]:
     for env_name, (key, parse) in SETTINGS.items():
         if env_name in environ:
             values[key] = parse(env_name, environ[env_name])
+    if values.get("PARLEY_REDIS_URL") and "RATELIMIT_STORAGE_URI" not in values:
+        values["RATELIMIT_STORAGE_URI"] = values["PARLEY_REDIS_URL"]
     return values
+
+
+def deployment_warnings(config: Mapping[str, object], secret_key_set: bool) -> list[str]:
+    """What an operator should hear about at start: settings that work for
+    one instance but not for several (PostgreSQL suggests several)."""
+    if not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        return []
+    warnings = []
+    if not secret_key_set:
+        warnings.append(
+            "SECRET_KEY is not set: this instance made its own key in instance/, so instances "
+            "started elsewhere will not accept each other's sign-ins. Set the same SECRET_KEY on every instance."
+        )
+    if config.get("RATELIMIT_ENABLED") and str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory"):
+        warnings.append(
+            "Rate limits are counted in this process's memory (PARLEY_RATELIMIT_STORAGE_URI is memory://): "
+            "with several instances each counts alone. Set PARLEY_REDIS_URL (or PARLEY_RATELIMIT_STORAGE_URI)."
+        )
+    return warnings
 
 
 def instance_secret_key(instance_path: str) -> str:

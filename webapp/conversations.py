@@ -5,7 +5,7 @@ never a helper here or in the other core modules (``accounts``, ``tokens``,
 ``administration``, ``audit``). Every function works through ``db.session``
 and at most flushes, so that what one action writes lands in one transaction
 or not at all; input is checked before anything is written. The one
-exception is the reply writer (``webapp.assistant.replies``), which runs in
+exception is the reply writer (``webapp.replies``), which runs in
 a thread of its own, outliving the request, and commits its own saves.
 
 Reads of a thread go through ``get_conversation``, which is scoped to its
@@ -224,7 +224,7 @@ def append_message(
 
 def start_reply(conversation: Conversation) -> Message:
     """Add the assistant's reply to the conversation, empty and ``pending``,
-    for ``webapp.assistant.replies`` to write (the caller commits first)."""
+    for ``webapp.replies`` to write (the caller commits first)."""
     return append_message(conversation, "assistant", "", status="pending")
 
 

@@ -5,6 +5,10 @@ as the model talks; each thread holds one stream. Override any of these on
 the command line, e.g. ``--bind 0.0.0.0:8000 --workers 2``.
 """
 
+import os
+import signal
+import threading
+
 bind = "127.0.0.1:5000"
 workers = 1
 worker_class = "gthread"
@@ -12,9 +16,28 @@ threads = 256
 # A stream sends a keep-alive comment every 15 s; a worker that sends nothing
 # for this long is stuck and gets restarted.
 timeout = 60
-graceful_timeout = 30
+# On SIGTERM running replies get PARLEY_SHUTDOWN_GRACE seconds to finish
+# (webapp.replies.shutdown); the worker waits that long and a little more
+# for their readers to receive the end.
+graceful_timeout = int(os.environ.get("PARLEY_SHUTDOWN_GRACE") or 20) + 10
 keepalive = 5
 accesslog = "-"
 # gunicorn's runtime control socket is one per account (~/.gunicorn): two
 # instances would fight over it, and Parley does not use it.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """On SIGTERM (a deploy, a scale-down), start ending the worker's replies
+    at once, beside gunicorn's own graceful stop of its requests."""
+    from webapp.replies import shutdown
+
+    app = worker.wsgi
+    gunicorn_handler = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        grace = app.config["PARLEY_SHUTDOWN_GRACE"]
+        threading.Thread(target=shutdown, args=(app, grace), name="parley-shutdown", daemon=True).start()
+        gunicorn_handler(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

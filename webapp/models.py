@@ -189,22 +189,29 @@ class Message(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="complete")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Which worker is writing this reply, and until when its claim holds:
-    # one generation per message, across any number of app instances.
+    # Which process is writing this reply, and until when (by the database's
+    # clock) its claim holds: one generation per message, across any number
+    # of app instances. Set only while a reply is written, so the index
+    # holds only those few rows.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
     @hybrid_property
     def is_live(self) -> bool:
         """A reply still to be written or being written (in SQL too)."""
-        return self.status in LIVE_STATUSES
+        return Message.status_is_live(self.status)
 
     @is_live.inplace.expression
     @classmethod
     def _is_live_expression(cls) -> ColumnElement[bool]:
         return cls.status.in_(LIVE_STATUSES)
+
+    @staticmethod
+    def status_is_live(status: str | None) -> bool:
+        """``is_live`` for a status read on its own."""
+        return status in LIVE_STATUSES
 
     @property
     def role_label(self) -> str:

@@ -6,6 +6,7 @@ anything else they need comes from the view.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,7 +40,16 @@ def local_time(when: datetime) -> str:
     return when.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
+def page_id() -> str:
+    """A name for the page being rendered, which its htmx requests send back
+    (``X-Parley-Page``): a page's own changes are not echoed back to it."""
+    if "page_id" not in g:
+        g.page_id = secrets.token_urlsafe(9)
+    return g.page_id
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_global(page_id)
     app.add_template_filter(local_time)
     app.add_template_filter(mark_words)
     for name, value in {

@@ -24,7 +24,7 @@ from webapp.api.inputs import (
     read_json_object,
     read_limit,
 )
-from webapp.assistant.replies import generate_in_background
+from webapp import replies
 from webapp.extensions import db
 from webapp.serialize import conversation_json, message_json
 
@@ -91,9 +91,10 @@ def append_message(conversation_id: str):
     data = message_json(message)
     if pending is not None:
         data["reply"] = message_json(pending)
+    replies.announce(conversation.id, [message.id] + ([pending.id] if pending else []))
     db.session.commit()
     if pending is not None:
-        generate_in_background(current_app._get_current_object(), pending.id)
+        replies.start(pending.id)
     return data, 201
 
 

@@ -5,7 +5,7 @@ OpenAI-compatible Chat Completions server."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,8 +25,25 @@ class ReplyRequest:
     history: list[dict[str, str]]  # oldest first: {"role": …, "content": …}
     model: str | None = None
     system_prompt: str | None = None
-    # Set when someone presses Stop; a provider that waits should wake for it.
+    # Set when the reply is stopped; a provider that waits should wake for it.
     stop: threading.Event = field(default_factory=threading.Event)
+    _on_cancel: list[Callable[[], object]] = field(default_factory=list)
+
+    def on_cancel(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` when the reply is stopped (at once, if it is),
+        e.g. to close a connection the provider is blocked reading."""
+        self._on_cancel.append(callback)
+        if self.stop.is_set():
+            callback()
+
+    def cancel(self) -> None:
+        """Stop the reply: from any thread, at any moment."""
+        self.stop.set()
+        for callback in list(self._on_cancel):
+            try:
+                callback()
+            except Exception:  # closing an already broken connection
+                pass
 
 
 class Provider(Protocol):

@@ -50,6 +50,9 @@ class OpenAICompatibleProvider:
             stream = self.client.chat.completions.create(
                 model=model, messages=self._messages(request), stream=True
             )
+            # Stop closes the connection: the read below ends at once, even
+            # while the model is still thinking and has sent no text.
+            request.on_cancel(stream.close)
             finished = False
             with stream:
                 for chunk in stream:

@@ -13,12 +13,12 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
 from webapp.assistant import provider_for
-from webapp.assistant.replies import generate_in_background, reset_for_regeneration, stop
+from webapp import replies
 from webapp.chat import bp
 from webapp.chat.export import download
 from webapp.chat.forms import MessageForm, SettingsForm
 from webapp.chat.sidebar import grouped
-from webapp.chat.streaming import reply_stream
+from webapp.chat.streaming import reply_stream, thread_stream
 from webapp.conversations import (
     delete_conversation,
     get_conversation,
@@ -36,7 +36,7 @@ from webapp.extensions import db
 from webapp.forms import TitleForm, first_error
 from webapp.htmx import is_htmx
 from webapp.models import Conversation, Message
-from webapp.pagination import decode_activity_cursor
+from webapp.pagination import decode_activity_cursor, decode_position_cursor
 from webapp.search import search as search_threads
 from webapp.search import words_of
 
@@ -196,6 +196,7 @@ def post_message(conversation_id: uuid.UUID):
     if not form.validate_on_submit():
         return render_composer_error(form, conversation)
     message, reply = add_message(conversation, "user", form.content.data, reply=True)
+    replies.announce(conversation.id, [message.id, reply.id], origin=page_sending())
     db.session.commit()
     if not write_reply(reply):
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
@@ -248,12 +249,21 @@ def stream(conversation_id: uuid.UUID, message_id: int):
     return reply_stream(conversation, get_message(conversation, message_id))
 
 
+@bp.get("/c/<uuid:conversation_id>/events")
+def thread_events(conversation_id: uuid.UUID):
+    """The thread's new messages as they are added, for the open page."""
+    conversation = get_conversation(current_user, conversation_id)
+    after = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
+    return thread_stream(conversation, decode_position_cursor(after, "after"), request.args.get("page"))
+
+
 @bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/stop")
 def stop_reply(conversation_id: uuid.UUID, message_id: int):
     conversation = get_conversation(current_user, conversation_id)
     message = get_message(conversation, message_id)
-    stop(message)
+    replies.stop(message)
     db.session.commit()
+    db.session.refresh(message)  # as its writer ended it
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
     return render_template("chat/_reply_final.html", message=message, conversation=conversation, in_place=True)
@@ -262,7 +272,8 @@ def stop_reply(conversation_id: uuid.UUID, message_id: int):
 @bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/regenerate")
 def regenerate(conversation_id: uuid.UUID, message_id: int):
     conversation = get_conversation(current_user, conversation_id)
-    message = reset_for_regeneration(conversation, get_message(conversation, message_id))
+    message = replies.reset_for_regeneration(conversation, get_message(conversation, message_id))
+    replies.announce(conversation.id, [message.id], origin=page_sending())
     db.session.commit()
     if not write_reply(message):
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
@@ -286,12 +297,17 @@ def write_reply(reply: Message) -> bool:
     """Start writing the reply. With htmx the page streams it while it is
     written (True); without JavaScript the request waits until it is done
     (False), so that the page it redirects to shows it whole."""
-    writer = generate_in_background(current_app._get_current_object(), reply.id)
+    writer = replies.start(reply.id)
     if is_htmx():
         return True
     if writer is not None:
         writer.join()
     return False
+
+
+def page_sending() -> str | None:
+    """The page that sent this htmx request (see ``templating.page_id``)."""
+    return request.headers.get("X-Parley-Page") if is_htmx() else None
 
 
 def shown_thread_id() -> uuid.UUID | None:

@@ -1,35 +1,56 @@
-"""Server-Sent Events that carry a reply into the page as it is written.
+"""Server-Sent Events for the chat page: a reply as it is written, and a
+thread's new messages as they are added (in another tab, on another device,
+through the API).
 
-htmx's SSE extension swaps each unnamed message into the reply's text
-(``beforeend``), so tokens go out as escaped text. The first message of a
-connection replaces the text outright, so a reconnect or a second tab starts
-from what has arrived so far. When the reply ends, the finished message
-replaces the whole placeholder (out of band), which also closes the stream;
-``event: done`` closes it as well.
+A reply's stream: htmx's SSE extension swaps each unnamed message into the
+reply's text (``beforeend``), so pieces go out as escaped text. The first
+message of a connection replaces the text outright, so a reconnect or a
+second tab starts from what has arrived so far. When the reply ends, the
+finished message replaces the whole placeholder (out of band), which also
+ends the stream; ``event: done`` closes it as well.
+
+A thread's stream carries messages that the page does not show yet, as a
+partial appended to the message list, and messages that changed (a reply
+written again) out of band, by id. Each event has an id (the newest message
+it carried), which the browser sends back as ``Last-Event-ID`` when it
+reconnects, so nothing added in between is missed.
 """
 
 from __future__ import annotations
 
 import re
-import time
+import uuid
 from collections.abc import Iterator
 
-from flask import Response, current_app, render_template, stream_with_context
+from flask import Response, render_template, stream_with_context
 from markupsafe import escape
+from sqlalchemy import select
 
-from webapp.assistant.live import LiveReply, get_reply
-from webapp.assistant.replies import generate_in_background
+from webapp import replies
 from webapp.extensions import db
-from webapp.models import LIVE_STATUSES, Conversation, Message
+from webapp.models import Conversation, Message
 
 KEEPALIVE_SECONDS = 15.0
-POLL_SECONDS = 0.5
+NEW_MESSAGES_MAX = 50
 
 
-def sse(data: str = "", event: str | None = None) -> str:
+def sse(data: str = "", event: str | None = None, event_id: str | None = None) -> str:
     lines = [f"event: {event}"] if event else []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
     lines += [f"data: {line}" for line in re.split(r"\r\n|\r|\n", data)]
     return "\n".join(lines) + "\n\n"
+
+
+def event_stream(events: Iterator[str]) -> Response:
+    return Response(
+        stream_with_context(events),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# --- a reply ---------------------------------------------------------------------------------
 
 
 def _text(message_id: int, text: str, replace: bool) -> str:
@@ -38,61 +59,7 @@ def _text(message_id: int, text: str, replace: bool) -> str:
     return sse(str(escape(text)))
 
 
-def _follow_live(message_id: int, live: LiveReply) -> Iterator[str]:
-    seen, held, first = 0, "", True
-    while True:
-        new, done = live.wait_beyond(seen, KEEPALIVE_SECONDS)
-        seen += len(new)
-        held += new
-        # htmx drops a message that is only white space: keep it for the next word.
-        if held.strip():
-            yield _text(message_id, held, replace=first)
-            held, first = "", False
-        elif not new and not done:
-            yield ": keep-alive\n\n"
-        if done:
-            return
-
-
-def _follow_database(message_id: int) -> Iterator[str]:
-    """For a reply written by another app instance: poll its row."""
-    shown = None
-    quiet_since = time.monotonic()
-    while True:
-        row = db.session.execute(
-            db.select(Message.content, Message.status).where(Message.id == message_id)
-        ).one_or_none()
-        db.session.close()
-        if row is None or row.status not in LIVE_STATUSES:
-            return
-        if row.content != shown and row.content.strip():
-            replace = shown is None or not row.content.startswith(shown)
-            yield _text(message_id, row.content if replace else row.content[len(shown):], replace)
-            shown, quiet_since = row.content, time.monotonic()
-        elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
-            yield ": keep-alive\n\n"
-            quiet_since = time.monotonic()
-        time.sleep(POLL_SECONDS)
-
-
-def _live_reply(message_id: int) -> LiveReply | None:
-    """The reply as this process writes it, starting the writing here if no
-    instance holds it (a pending reply, or one whose writer went away)."""
-    live = get_reply(message_id)
-    if live is not None:
-        return live
-    status = db.session.scalar(db.select(Message.status).where(Message.id == message_id))
-    db.session.close()
-    if status not in LIVE_STATUSES:
-        return None
-    # Whether it may be taken up (pending, or its writer's lease lapsed) is
-    # the claim's to decide; if another instance holds it, the live reply
-    # says so and this reader follows the row instead.
-    generate_in_background(current_app._get_current_object(), message_id)
-    return get_reply(message_id)
-
-
-def _final(conversation_id, message_id: int) -> Iterator[str]:
+def _final(conversation_id: uuid.UUID, message_id: int) -> Iterator[str]:
     message = db.session.get(Message, message_id)
     if message is not None:
         conversation = db.session.get(Conversation, conversation_id)
@@ -103,19 +70,81 @@ def _final(conversation_id, message_id: int) -> Iterator[str]:
 
 def reply_stream(conversation: Conversation, message: Message) -> Response:
     conversation_id, message_id = conversation.id, message.id
-    db.session.close()
+    db.session.close()  # the stream holds no connection while it waits
 
     def events() -> Iterator[str]:
         yield ": open\n\n"  # send the headers now
-        live = _live_reply(message_id)
-        if live is not None:
-            yield from _follow_live(message_id, live)
-        if live is None or live.elsewhere:
-            yield from _follow_database(message_id)
+        held, first = "", True
+        for event in replies.follow(message_id, keepalive=KEEPALIVE_SECONDS):
+            if event is None:
+                yield ": keep-alive\n\n"
+            elif isinstance(event, replies.Piece):
+                held += event.text
+                # htmx drops a message that is only white space: keep it for
+                # the next word (the first one replaces the text even so).
+                if held.strip() or (first and event.text == ""):
+                    yield _text(message_id, held, replace=first)
+                    held, first = "", False
+            else:
+                break
         yield from _final(conversation_id, message_id)
 
-    return Response(
-        stream_with_context(events()),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(events())
+
+
+# --- a thread ---------------------------------------------------------------------------------
+
+
+def thread_stream(conversation: Conversation, after: int, page: str | None) -> Response:
+    """The thread's messages added after message ``after`` or changed, as they
+    happen; ``page`` is the page listening (it shows its own changes already)."""
+    conversation_id = conversation.id
+    db.session.close()
+
+    def events() -> Iterator[str]:
+        nonlocal after
+        yield ": open\n\n"
+        # The first event asks for what was added since the page was
+        # rendered (or while it was reconnecting); then what comes.
+        for event in replies.follow_thread(conversation_id, keepalive=KEEPALIVE_SECONDS):
+            if event is None:
+                yield ": keep-alive\n\n"
+                continue
+            if event.get("closing"):
+                return
+            if page and event.get("origin") == page:
+                continue
+            html, after = _messages_html(conversation_id, after, changed=event.get("messages", []))
+            if html:
+                yield sse(html, event_id=str(after))
+
+    return event_stream(events())
+
+
+def _messages_html(conversation_id: uuid.UUID, after: int, changed: list[int]) -> tuple[str, int]:
+    """The messages past ``after`` (appended) and the ``changed`` ones at or
+    before it (replaced), as one SSE message; and the new ``after``."""
+    try:
+        conversation = db.session.get(Conversation, conversation_id)
+        if conversation is None:
+            return "", after
+        new = list(
+            db.session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.id > after)
+                .order_by(Message.position)
+                .limit(NEW_MESSAGES_MAX)
+            )
+        )
+        old_ids = [message_id for message_id in changed if message_id <= after]
+        old = (
+            list(db.session.scalars(select(Message).where(Message.conversation_id == conversation_id, Message.id.in_(old_ids))))
+            if old_ids
+            else []
+        )
+        if not new and not old:
+            return "", after
+        html = render_template("chat/_thread_event.html", conversation=conversation, new=new, changed=old)
+        return html, max([after, *(message.id for message in new)])
+    finally:
+        db.session.close()
