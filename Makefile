@@ -26,10 +26,11 @@ dev: $(VENV)/.installed
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi run --debug
 
+# The several-instances tests run with the PostgreSQL pass (they need it).
 test: $(VENV)/.installed-test
-	$(BIN)/pytest
+	$(BIN)/pytest -m 'not instances'
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "--- again on PostgreSQL ($$TEST_DATABASE_URL)"; \
+		echo "--- again on PostgreSQL ($$TEST_DATABASE_URL), with several instances"; \
 		$(BIN)/pytest --db=postgres -m 'not browser'; \
 	fi
 

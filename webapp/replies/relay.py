@@ -170,12 +170,14 @@ class RedisRelay(Relay):
     """Several instances: Redis pub/sub carries every message to every instance
     that has a subscriber for it; one listener thread per process."""
 
-    def __init__(self, url: str, prefix: str = "parley:") -> None:
+    def __init__(self, url: str) -> None:
         import redis
 
         super().__init__()
-        self.prefix = prefix
         self.redis = redis.Redis.from_url(url, health_check_interval=30)
+        # Pub/sub channels are shared by every database of a Redis server:
+        # name them after the database, as the keys are kept in it.
+        self.prefix = f"parley:{self.redis.connection_pool.connection_kwargs.get('db', 0)}:"
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self._pubsub_lock = threading.Lock()
         self._pubsub.subscribe(self._key(STOP_CHANNEL))
