@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webapp import create_app
-from webapp.config import ConfigError, from_environment, instance_secret_key
+from webapp.config import ConfigError, deployment_warnings, from_environment, instance_secret_key
 
 
 def test_defaults_with_an_empty_environment():
@@ -80,3 +80,44 @@ def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(make_app):
     assert response.text == "203.0.113.9 https"
     plain = make_app().test_client()
     assert plain.application.config["PARLEY_PROXY_COUNT"] == 0
+
+
+def test_redis_joins_instances_and_carries_the_rate_limits():
+    values = from_environment({"PARLEY_REDIS_URL": "redis://cache:6379/2", "PARLEY_SHUTDOWN_GRACE": "5"})
+    assert values["PARLEY_REDIS_URL"] == "redis://cache:6379/2"
+    assert values["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/2"
+    assert values["PARLEY_SHUTDOWN_GRACE"] == 5
+    own = from_environment({"PARLEY_REDIS_URL": "redis://cache/2", "PARLEY_RATELIMIT_STORAGE_URI": "memory://"})
+    assert own["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PARLEY_REDIS_URL", "http://cache:6379"), ("PARLEY_SHUTDOWN_GRACE", "-1"), ("PARLEY_SHUTDOWN_GRACE", "soon")],
+)
+def test_malformed_instance_settings_stop_start_up(name, value):
+    with pytest.raises(ConfigError, match=name):
+        from_environment({name: value})
+
+
+POSTGRES = "postgresql+psycopg://db/parley"
+
+
+@pytest.mark.parametrize(
+    ("config", "secret_key_set", "warned"),
+    [
+        ({"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"}, False,
+         ["SECRET_KEY", "PARLEY_RATELIMIT_STORAGE_URI"]),
+        ({"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "redis://r"}, True, []),
+        ({"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://"}, True, []),
+        ({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db", "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"},
+         False, []),
+    ],
+    ids=["postgres-alone", "postgres-with-redis", "limits-off", "sqlite"],
+)
+def test_settings_that_fail_several_instances_are_warned_about(config, secret_key_set, warned):
+    warnings = deployment_warnings(config, secret_key_set)
+    assert len(warnings) == len(warned)
+    for warning, setting in zip(warnings, warned):
+        assert setting in warning
+
