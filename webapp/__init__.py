@@ -19,6 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.config import DEFAULTS, deployment_warnings, from_environment, instance_secret_key
     from webapp.database import configure_engine, render_migration_item
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
+    from webapp.inputs import init_app as check_inputs
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(DEFAULTS)
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     security.init_app(app, login_manager)
+    check_inputs(app)  # before the blueprints: their routes use its converters
     error_pages.init_app(app)
     templating.init_app(app)
     replies.init_app(app)

@@ -87,6 +87,8 @@ def test_reply_false_is_a_plain_append(api, conversation):
         ({"role": "user", "content": 5}, "content", "must be text"),
         ({"role": "robot", "content": "hi"}, "role", "must be one of"),
         ({"role": "assistant", "content": "hi", "tool_calls": {"a": 1}}, "tool_calls", "must be a list"),
+        ({"role": "assistant", "content": "hi", "tool_calls": [{"id": "a\x00b"}]}, "tool_calls", "NUL"),
+        ({"role": "tool", "content": "hi", "tool_calls": [{"a\x00": 1}]}, "tool_calls", "NUL"),
         ({"content": "hi"}, "role", "required"),
         ({"role": "user"}, "content", "required"),
         ({"role": "user", "content": "hi", "status": "complete"}, "status", "Unknown field"),
