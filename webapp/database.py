@@ -1,24 +1,96 @@
-"""Engine set-up that depends on which database is behind it."""
+"""Engine set-up that depends on which database is behind it, and what it
+means when the database cannot answer."""
 
 from __future__ import annotations
 
+import logging
+import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, event
+from flask import current_app
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+#: How long a SQLite write waits for another writer's lock, by default: the
+#: Flask config key ``SQLITE_BUSY_TIMEOUT_MS`` changes it.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+#: Seconds a client is told to wait (``Retry-After``) when the database
+#: cannot answer.
+RETRY_AFTER_SECONDS = 5
+
+log = logging.getLogger(__name__)
+
+# SQLite's result codes for a database that cannot answer now (the low byte
+# of an extended code): busy, locked, I/O error, cannot open the file.
+_SQLITE_UNAVAILABLE = {5, 6, 10, 14}
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot answer *now* (it is down
+    or restarting, the connection broke, every pooled connection is busy,
+    or SQLite's write lock stayed taken), rather than that the request or
+    the code is wrong: the same request may succeed in a moment."""
+    if isinstance(error, (PoolTimeout, InterfaceError)):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if code is not None:
+        # SQLite reports mistakes in SQL as OperationalError too.
+        return code & 0xFF in _SQLITE_UNAVAILABLE
+    # PostgreSQL (psycopg): lost connections, shutdown, out of resources.
+    return True
+
+
+def _sqlite_on_connect(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # SQLite leaves foreign keys (and so ON DELETE CASCADE) off unless asked.
     cursor.execute("PRAGMA foreign_keys=ON")
     # Wait for a writer instead of failing at once with "database is locked".
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     # WAL: readers never wait for the writer. NORMAL is durable in WAL mode
     # except for the last transactions on power loss, not on a crash.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+# The statements before which pysqlite would begin a transaction itself (it
+# looks at the first word), and SAVEPOINT, which begins one in SQLite.
+_FIRST_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT)\b", re.IGNORECASE)
+_SQLITE_BUSY = 5
+
+
+def _sqlite_take_write_lock(
+    busy_timeout_ms: int, connection: Connection, cursor: Any, statement: str, *_args: Any
+) -> None:
+    """Begin each SQLite write transaction with ``BEGIN IMMEDIATE``, and
+    wait once more if the lock stays taken.
+
+    pysqlite runs reads outside any transaction and begins one just before
+    the first write; that stays (a transaction that read first and must
+    then take the lock fails at once, whatever the busy timeout, if another
+    writer got in meanwhile). What changes is that the lock is taken here,
+    explicitly, before anything is read or written in the transaction, so
+    when the busy timeout runs out it is always safe to wait once more. If
+    the lock is still taken then, the error reaches the request, which
+    answers 503 (``is_unavailable``).
+    """
+    if connection.connection.dbapi_connection.in_transaction or not _FIRST_WRITE.match(statement):
+        return
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF != _SQLITE_BUSY:
+            raise
+        log.warning("SQLite's write lock stayed taken for %d ms; waiting once more", busy_timeout_ms)
+        cursor.execute("BEGIN IMMEDIATE")
 
 
 def after_commit(callback: Callable[[], None]) -> None:
@@ -30,8 +102,13 @@ def after_commit(callback: Callable[[], None]) -> None:
 
 
 def configure_engine(engine: Engine) -> None:
+    """Called with the app's context pushed: settings come from its config."""
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_on_connect)
+        busy_timeout_ms = current_app.config.get("SQLITE_BUSY_TIMEOUT_MS", SQLITE_BUSY_TIMEOUT_MS)
+        event.listen(engine, "connect", lambda *args: _sqlite_on_connect(busy_timeout_ms, *args))
+        event.listen(
+            engine, "before_cursor_execute", lambda *args: _sqlite_take_write_lock(busy_timeout_ms, *args)
+        )
 
 
 def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:

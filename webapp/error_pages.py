@@ -14,8 +14,11 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.database import RETRY_AFTER_SECONDS, is_unavailable
 from webapp.errors import Conflict, InvalidInput, NotFound, ParleyError
 from webapp.extensions import db, limiter
 from webapp.htmx import is_htmx
@@ -30,6 +33,7 @@ MESSAGES = {
     422: ("Cannot be saved", "Something in what you sent is not valid."),
     429: ("Slow down", "Too many attempts."),
     500: ("Something went wrong", "The server hit a problem. Nothing you did caused it; try again in a moment."),
+    503: ("Not available just now", "The database is not answering. Nothing you did caused it; try again in a few seconds."),
 }
 
 STATUS_OF = {InvalidInput: 422, NotFound: 404, Conflict: 409}
@@ -43,9 +47,14 @@ def status_of(error: ParleyError) -> int:
 def render_error(status: int, message: str | None = None, title: str | None = None):
     default_title, default = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     template = "errors/_notice.html" if is_htmx() else "errors/error.html"
-    return render_template(
-        template, status=status, title=title or default_title, message=message or default
-    ), status
+    try:
+        return render_template(
+            template, status=status, title=title or default_title, message=message or default
+        ), status
+    except (DBAPIError, PoolTimeout) as error:
+        # The page asks the database who is signed in: with no database,
+        # the answer is that it is not answering.
+        return handle_database_error(error)
 
 
 def retry_after_seconds() -> int | None:
@@ -87,9 +96,37 @@ def handle_parley_error(error: ParleyError):
 
 
 def handle_server_error(error: InternalServerError):
+    if error.original_exception is not None and is_unavailable(error.original_exception):
+        # The database went away while another error was being answered.
+        return handle_database_error(error.original_exception)
     # Whatever the failed request wrote is abandoned, never half-committed.
     db.session.rollback()
     return render_error(500)
+
+
+def abandon_transaction() -> None:
+    """Roll back what the request wrote; when even that fails (the
+    connection is gone), let the session go."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.close()
+
+
+def handle_database_error(error: Exception):
+    """The database cannot answer now (``is_unavailable``): 503 with
+    ``Retry-After``, on a page that needs no database. Any other database
+    error is a bug, answered (and logged) as one."""
+    if not is_unavailable(error):
+        raise error
+    abandon_transaction()
+    current_app.logger.warning("The database did not answer %s %s: %s", request.method, request.path, error)
+    # Rendered without the context processors: Flask-Login's would ask the
+    # database who is signed in. The page leaves out the account menu.
+    title, message = MESSAGES[503]
+    template = "errors/_notice.html" if is_htmx() else "errors/unavailable.html"
+    page = current_app.jinja_env.get_template(template).render(status=503, title=title, message=message)
+    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def init_app(app: Flask) -> None:
@@ -97,3 +134,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(ParleyError, handle_parley_error)
     app.register_error_handler(InternalServerError, handle_server_error)
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(PoolTimeout, handle_database_error)

@@ -1,19 +1,27 @@
 """Every error under /api is ``{"error": {"code", "message"}}``, never a page.
 
-Three sources feed it: the data layer's ``ParleyError`` (422 invalid input,
+Four sources feed it: the data layer's ``ParleyError`` (422 invalid input,
 404 not found), ``ApiError`` for what only the API refuses (credentials,
-request bodies), and the ``HTTPException`` that Flask, Werkzeug and the
-extensions raise (405, 413, 429, CSRF, and 500 for a bug).
+request bodies), the ``HTTPException`` that Flask, Werkzeug and the
+extensions raise (405, 413, 429, CSRF, and 500 for a bug), and a database
+that cannot answer now (503).
 """
 
 from __future__ import annotations
 
-
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from webapp.error_pages import answer_errors_under, retry_after_seconds, status_of
+from webapp.database import RETRY_AFTER_SECONDS, is_unavailable
+from webapp.error_pages import (
+    abandon_transaction,
+    answer_errors_under,
+    retry_after_seconds,
+    status_of,
+)
 from webapp.errors import InvalidInput, ParleyError
 
 # The ``code`` of an error answered with each status.
@@ -27,6 +35,7 @@ ERROR_CODES = {
     409: "conflict",
     422: "invalid",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 
@@ -98,10 +107,27 @@ def handle_http_error(error: HTTPException) -> Response | HTTPException:
     return error_response(status, ERROR_CODES.get(status, "error"), message, headers=headers)
 
 
+def handle_database_error(error: Exception) -> Response:
+    """503 with ``Retry-After`` when the database cannot answer now; any
+    other database error is a bug (500, logged)."""
+    if not is_unavailable(error):
+        raise error
+    abandon_transaction()
+    current_app.logger.warning("The database did not answer %s %s: %s", request.method, request.path, error)
+    return error_response(
+        503,
+        ERROR_CODES[503],
+        f"The database is not answering; try again in {RETRY_AFTER_SECONDS} seconds.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def register_error_handlers(bp: Blueprint) -> None:
     bp.register_error_handler(ApiError, handle_api_error)
     bp.register_error_handler(ParleyError, handle_parley_error)
     bp.register_error_handler(CSRFError, handle_csrf_error)
+    bp.register_error_handler(DBAPIError, handle_database_error)
+    bp.register_error_handler(PoolTimeout, handle_database_error)
     # By status code as well as by class: Flask prefers any handler for the
     # code, even an app-wide HTML one, over a blueprint's class handler.
     for status in default_exceptions:
