@@ -88,11 +88,19 @@ def register_user(username: str, password: str) -> User:
     return create_user(username, password, role="admin" if count_users() == 0 else "user")
 
 
+def end_sessions(user: User) -> None:
+    """Sign the account out everywhere: every session cookie and "remember
+    me" cookie carries the account's session token (``User.get_id``), so
+    replacing it ends them all on their next request. API tokens are not
+    sessions and keep working until revoked."""
+    user.session_token = new_session_token()
+
+
 def set_password(user: User, password: str) -> None:
     """Change the password and end every session the account has."""
     check_password(password)
     user.password_hash = hash_password(password)
-    user.session_token = new_session_token()
+    end_sessions(user)
 
 
 def password_matches(user: User, password: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, exists, func, select
 
-from webapp.accounts import USERNAME_PATTERN, delete_user, find_user
+from webapp.accounts import USERNAME_PATTERN, delete_user, end_sessions, find_user
 from webapp.audit import record
 from webapp.conversations import (
     activity_cursor,
@@ -24,7 +24,7 @@ from webapp.conversations import (
 )
 from webapp.errors import Conflict, InvalidInput
 from webapp.extensions import db
-from webapp.models import ROLES, TITLE_MAX, USERNAME_MAX, AuditEvent, Conversation, User, new_session_token
+from webapp.models import ROLES, TITLE_MAX, USERNAME_MAX, AuditEvent, Conversation, User
 from webapp.pagination import Page, check_limit, keyset_page
 from webapp.text import contains, search_words
 
@@ -260,7 +260,7 @@ def set_active(actor: User | None, user: User, active: bool) -> AuditEvent | Non
         return None
     was_active_admin = not active and _guard_admin_access(actor, user, "disable", "disabled")
     if not active:
-        user.session_token = new_session_token()
+        end_sessions(user)
     user.active = active
     db.session.flush()
     if was_active_admin:

@@ -3,7 +3,14 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp.accounts import authenticate, password_matches, register_user, registration_open, set_password
+from webapp.accounts import (
+    authenticate,
+    end_sessions,
+    password_matches,
+    register_user,
+    registration_open,
+    set_password,
+)
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, PasswordForm, RegisterForm, TokenForm
 from webapp.errors import InvalidInput
@@ -69,8 +76,13 @@ def register():
 
 @bp.post("/logout")
 def logout():
+    # The cookies are signed, not stored: what ends this session for good,
+    # copies of its cookies included, is ending every session of the account.
+    if current_user.is_authenticated:
+        end_sessions(current_user)
+        db.session.commit()
     logout_user()
-    flash("You are signed out.", "success")
+    flash("You are signed out. Any other device signed in to this account is signed out too.", "success")
     return redirect(url_for("auth.login"), 303)
 
 
