@@ -42,7 +42,7 @@ from webapp.pagination import (
     keyset_page,
 )
 from webapp.rendering import render_markdown
-from webapp.text import NUL_MESSAGE, clean_line
+from webapp.text import NUL_MESSAGE, clean_line, is_blank
 
 USER_MESSAGE_MAX = 16_000
 SYSTEM_PROMPT_MAX = 16_000
@@ -64,7 +64,7 @@ def check_message(role: str, content: str, tool_calls: Any = None) -> None:
     if "\x00" in content:
         raise InvalidInput("content", NUL_MESSAGE)
     if role == "user":
-        if not content.strip():
+        if is_blank(content):
             raise InvalidInput("content", "Write a message before sending.")
         if len(content) > USER_MESSAGE_MAX:
             raise InvalidInput(
@@ -255,14 +255,14 @@ def rename_conversation(conversation: Conversation, title: str | None) -> Conver
 
 def check_model_name(model: str | None) -> str | None:
     """A thread's model: a name on one line, or None for the server's default."""
-    if model is None or not model.strip():
+    if model is None or is_blank(model):
         return None
     return clean_line(model, "model", maximum=MODEL_NAME_MAX, empty="")
 
 
 def check_system_prompt(prompt: str | None) -> str | None:
     """A thread's system prompt: text up to 16,000 characters, or None."""
-    if prompt is None or not prompt.strip():
+    if prompt is None or is_blank(prompt):
         return None
     if "\x00" in prompt:
         raise InvalidInput("system_prompt", NUL_MESSAGE)
@@ -301,7 +301,7 @@ TITLE_FROM_MESSAGE_LENGTH = 60
 def title_from_message(content: str) -> str:
     """A thread's title until someone renames it: the first line of its first
     message, cut at a word boundary near 60 characters."""
-    line = next((line.strip() for line in content.splitlines() if line.strip()), "")
+    line = next((line.strip() for line in content.splitlines() if not is_blank(line)), "")
     line = " ".join(line.split())
     if len(line) <= TITLE_FROM_MESSAGE_LENGTH:
         return line

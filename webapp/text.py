@@ -6,10 +6,27 @@ refuses the same things with the same words.
 
 from __future__ import annotations
 
+import unicodedata
+
 from webapp.errors import InvalidInput
 
 # PostgreSQL cannot store NUL in text; refuse it on every database alike.
 NUL_MESSAGE = "Text cannot contain NUL (\\x00) characters."
+
+# Letters and marks that show as nothing: the Hangul fillers, the blank
+# Braille pattern, the combining grapheme joiner and the variation selectors.
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f") | frozenset(
+    map(chr, [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
+)
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only white space, control and
+    formatting characters (zero-width spaces and joiners, direction marks,
+    soft hyphens…) and the few letters that are drawn as blanks."""
+    return all(
+        char.isspace() or char in _BLANK_CHARACTERS or unicodedata.category(char) in ("Cc", "Cf") for char in text
+    )
 
 
 def clean_line(value: object, field: str, *, maximum: int, empty: str) -> str:
@@ -20,7 +37,7 @@ def clean_line(value: object, field: str, *, maximum: int, empty: str) -> str:
     if "\x00" in value:
         raise InvalidInput(field, NUL_MESSAGE)
     value = " ".join(value.split())
-    if not value:
+    if is_blank(value):
         raise InvalidInput(field, empty)
     if len(value) > maximum:
         raise InvalidInput(field, f"The {field} can be at most {maximum} characters (it has {len(value)}).")

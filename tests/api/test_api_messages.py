@@ -83,6 +83,8 @@ def test_reply_false_is_a_plain_append(api, conversation):
     [
         ({"role": "user", "content": ""}, "content", "Write a message"),
         ({"role": "user", "content": " \n "}, "content", "Write a message"),
+        # Zero-width space, word joiner, right-to-left mark: nothing to see.
+        ({"role": "user", "content": "\u200b\u2060\u200f"}, "content", "Write a message"),
         ({"role": "user", "content": "x" * 16_001}, "content", "at most 16,000"),
         ({"role": "user", "content": 5}, "content", "must be text"),
         ({"role": "robot", "content": "hi"}, "role", "must be one of"),

@@ -119,7 +119,7 @@ def message_html(position: int) -> str:
 def pane(latest: int, title: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What the pane of a thread whose last message is at ``latest`` shows,
     and what it must not: exactly the last 50 messages."""
-    present = (f'<h1 id="pane-title">{html.escape(title)}</h1>', message_html(latest),
+    present = (f'<h1 id="pane-title" dir="auto">{html.escape(title)}</h1>', message_html(latest),
                message_html(max(1, latest - PAGE + 1)))
     if latest <= PAGE:
         return present, ()

@@ -58,7 +58,8 @@ def filename(conversation: Conversation, extension: str) -> str:
 
 def download(conversation: Conversation, kind: str) -> Response:
     chunks, mimetype = {
-        "md": (markdown_lines, "text/markdown; charset=utf-8"),
+        # Werkzeug adds "; charset=utf-8" to text types itself.
+        "md": (markdown_lines, "text/markdown"),
         "json": (json_chunks, "application/json"),
     }[kind]
     return Response(
