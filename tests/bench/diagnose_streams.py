@@ -3,11 +3,10 @@ benchmark against the instrumented app (``instrumented_app.py``), with what
 the server waited for, and experiments with its settings.
 
     python tests/bench/diagnose_streams.py 100                  # 100 streams, the default settings
-    python tests/bench/diagnose_streams.py 100 --fix-live-race  # ... with the race fixed (see instrumented_app.py)
-    python tests/bench/diagnose_streams.py 150 --threads 256 --pool-size 50 --claim-check 2
+    python tests/bench/diagnose_streams.py 150 --threads 256 --pool-size 50 --save 5
 
 Prints the step's row of the stream table, then the server's scheduling lag,
-connection pool and statement timings over the step, as JSON.
+connection pool, statement timings and reply-engine counts over the step, as JSON.
 """
 
 from __future__ import annotations
@@ -41,19 +40,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, help="gunicorn --workers (default: the project's)")
     parser.add_argument("--pool-size", type=int, help="SQLAlchemy pool_size (default 5)")
     parser.add_argument("--max-overflow", type=int, help="SQLAlchemy max_overflow (default 10)")
-    parser.add_argument("--claim-check", type=float, help="seconds between a reply's claim checks (default 0.5)")
-    parser.add_argument("--flush", type=float, help="seconds between a reply's saves (default 2)")
-    parser.add_argument("--fix-live-race", action="store_true",
-                        help="a reader waits for a reply its own process has just claimed")
+    parser.add_argument("--save", type=float,
+                        help=f"seconds between a reply's saves (default {streams.SAVE_SECONDS:g})")
     args = parser.parse_args()
 
     env = {}
     for option, variable in (("pool_size", "BENCH_POOL_SIZE"), ("max_overflow", "BENCH_MAX_OVERFLOW"),
-                             ("claim_check", "BENCH_CLAIM_CHECK_SECONDS"), ("flush", "BENCH_FLUSH_SECONDS")):
+                             ("save", "BENCH_SAVE_SECONDS")):
         if getattr(args, option) is not None:
             env[variable] = str(getattr(args, option))
-    if args.fix_live_race:
-        env["BENCH_FIX_LIVE_RACE"] = "1"
     gunicorn_args = (*(("--threads", str(args.threads)) if args.threads else ()),
                      *(("--workers", str(args.workers)) if args.workers else ()))
     streams.STEP_TOKENS = args.tokens

@@ -9,17 +9,23 @@
   the most connections checked out at once.
 - **statements**: how long each SQL statement took, by kind (a write that
   waits for SQLite's write lock waits inside its first statement).
+- **the reply engine** (``webapp.replies``), counted through its public
+  functions: writers started here (and starts refused: already written here,
+  or shutting down), claims won and lost, replies ended by status, replies
+  ended as interrupted by a reader, pieces published on the relay, and
+  readers following a reply (now and at most).
 
 ``GET /_bench/diagnostics`` answers all of it as JSON (and ``?reset=1``
 starts again). Experiments, never defaults, from the environment:
 
 - ``BENCH_POOL_SIZE`` / ``BENCH_MAX_OVERFLOW``: the SQLAlchemy pool;
-- ``BENCH_CLAIM_CHECK_SECONDS`` / ``BENCH_FLUSH_SECONDS``: how often a reply
-  checks its claim / saves its text (``webapp.assistant.replies``);
-- ``BENCH_FIX_LIVE_RACE=1``: a reader that finds the reply still pending, or
-  claimed by this very process but not yet open for readers, waits for it to
-  open instead of following the database (what a fix must achieve; the fix
-  itself would open the live reply before claiming the row).
+- ``BENCH_SAVE_SECONDS``: how often a reply saves its text
+  (``webapp.replies.SAVE_SECONDS``).
+
+The old engine's experiments are gone with it: there is no claim check to
+tune (a writer learns it lost its reply when a save matches no row), and no
+live race to fix (a reader listens on the relay before it reads the row, and
+starts a pending reply's writer itself).
 """
 
 from __future__ import annotations
@@ -28,14 +34,15 @@ import os
 import statistics
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from flask import jsonify, request
 from sqlalchemy import event
 
-from webapp import create_app
+from webapp import create_app, replies
 from webapp.config import DEFAULTS
 from webapp.extensions import db
+from webapp.replies import relay
 
 TICK = 0.005
 
@@ -46,61 +53,30 @@ if "BENCH_MAX_OVERFLOW" in os.environ:
     engine_options["max_overflow"] = int(os.environ["BENCH_MAX_OVERFLOW"])
 app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": engine_options})
 
-if "BENCH_CLAIM_CHECK_SECONDS" in os.environ or "BENCH_FLUSH_SECONDS" in os.environ:
-    from webapp.assistant import replies
-
-    replies.CLAIM_CHECK_SECONDS = float(os.environ.get("BENCH_CLAIM_CHECK_SECONDS", replies.CLAIM_CHECK_SECONDS))
-    replies.FLUSH_SECONDS = float(os.environ.get("BENCH_FLUSH_SECONDS", replies.FLUSH_SECONDS))
-
-if os.environ.get("BENCH_FIX_LIVE_RACE") == "1":
-    from webapp.assistant.live import get_reply
-    from webapp.assistant.replies import WORKER_ID
-    from webapp.chat import streaming
-    from webapp.models import Message
-
-    original_live_reply = streaming._live_reply
-
-    def live_reply_without_race(message_id: int):
-        live = original_live_reply(message_id)
-        # The reply may be pending still (its writer waits for a connection)
-        # or claimed by this very process a moment ago: either way its writer
-        # is about to open it. Follow the database only once another process
-        # has it, or it has ended.
-        deadline = time.monotonic() + 30
-        while live is None and time.monotonic() < deadline:
-            row = db.session.execute(
-                db.select(Message.status, Message.lease_owner).where(Message.id == message_id)).one_or_none()
-            db.session.close()
-            ours = row is not None and (row.status == "pending" or (
-                row.status == "streaming" and (row.lease_owner or "").startswith(f"{WORKER_ID}:")))
-            if not ours:
-                break
-            for _ in range(10):
-                time.sleep(0.05)
-                if (live := get_reply(message_id)) is not None:
-                    break
-        return live
-
-    streaming._live_reply = live_reply_without_race
+if "BENCH_SAVE_SECONDS" in os.environ:
+    replies.SAVE_SECONDS = float(os.environ["BENCH_SAVE_SECONDS"])
 
 
 class Instruments:
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.readers_now = 0  # readers following a reply: not reset, they are still there
         self.reset()
 
     def reset(self) -> None:
-        with getattr(self, "lock", threading.Lock()):
+        with self.lock:
             self.lags_ms: list[float] = []
             self.pool_waits_ms: list[float] = []
             self.checked_out_peak = 0
             self.statements: dict[str, list[float]] = defaultdict(list)
+            self.replies: Counter = Counter()
+            self.readers_peak = self.readers_now
 
     def report(self) -> dict:
         def summary(samples: list[float]) -> dict:
             if len(samples) < 2:
                 return {"count": len(samples)}
-            cuts = statistics.quantiles(samples, n=100)
+            cuts = statistics.quantiles(samples, n=100, method="inclusive")
             return {"count": len(samples), "median_ms": round(statistics.median(samples), 2),
                     "p95_ms": round(cuts[94], 2), "p99_ms": round(cuts[98], 2), "max_ms": round(max(samples), 2),
                     "total_s": round(sum(samples) / 1000, 3),
@@ -113,6 +89,8 @@ class Instruments:
                          "checked_out_peak": self.checked_out_peak,
                          "checkout_wait": summary(self.pool_waits_ms)},
                 "statements": {kind: summary(samples) for kind, samples in sorted(self.statements.items())},
+                "replies": {**dict(sorted(self.replies.items())),
+                            "readers now": self.readers_now, "readers at most": self.readers_peak},
                 "threads": threading.active_count(),
             }
 
@@ -174,3 +152,64 @@ def diagnostics():
     if request.args.get("reset"):
         instruments.reset()
     return jsonify(report)
+
+
+# --- the reply engine, through its public functions ----------------------------------------
+# The engine calls these by their module-level names (write → claim, finish;
+# follow → start; a reader's check → interrupt), so replacing them counts every call.
+
+
+def count(what: str, n: int = 1) -> None:
+    with instruments.lock:
+        instruments.replies[what] += n
+
+
+original_start, original_claim, original_finish = replies.start, replies.claim, replies.finish
+original_interrupt, original_follow = replies.interrupt, replies.follow
+
+
+def counted_start(reply_id, app=None):
+    thread = original_start(reply_id, app)
+    count("writers started" if thread is not None else "starts refused (written here already, or shutting down)")
+    return thread
+
+
+def counted_claim(reply_id, owner):
+    claimed = original_claim(reply_id, owner)
+    count("claims won" if claimed else "claims lost (not pending)")
+    return claimed
+
+
+def counted_finish(eng, reply_id, text, status, error=None):
+    count(f"ended by its writer: {status}")
+    return original_finish(eng, reply_id, text, status, error)
+
+
+def counted_interrupt(eng, reply_id):
+    ended = original_interrupt(eng, reply_id)
+    if ended:
+        count("ended by a reader: interrupted (lease lapsed)")
+    return ended
+
+
+def counted_follow(reply_id, keepalive=15.0):
+    with instruments.lock:
+        instruments.readers_now += 1
+        instruments.readers_peak = max(instruments.readers_peak, instruments.readers_now)
+        instruments.replies["readers followed"] += 1
+    try:
+        yield from original_follow(reply_id, keepalive)
+    finally:
+        with instruments.lock:
+            instruments.readers_now -= 1
+
+
+replies.start, replies.claim, replies.finish = counted_start, counted_claim, counted_finish
+replies.interrupt, replies.follow = counted_interrupt, counted_follow
+
+for transport in (relay.LocalRelay, relay.RedisRelay):
+    def counted_publish_piece(self, reply_id, offset, text, _original=transport.publish_piece):
+        count("pieces published")
+        return _original(self, reply_id, offset, text)
+
+    transport.publish_piece = counted_publish_piece

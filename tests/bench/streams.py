@@ -14,7 +14,8 @@ post's answer names, read with ``http.client`` event by event until
 1. **Added latency and database writes**: one reply of 1,000 tokens at 20
    tokens a second, alone on the server. SQLite triggers on ``messages`` and
    ``conversations`` count every row the post and the reply write (rows, not
-   statements: an UPDATE that matched nothing is not counted).
+   statements: an UPDATE that matched nothing is not counted), and tell the
+   reply's saves (its text changed) from its lease renewals.
 2. **Concurrent streams**: N posts at once, each followed by its own reader,
    every reply 300 tokens at 20 a second; N in ``STEPS``. The burst of posts
    is timed (post → first token); then, once every stream is open and every
@@ -42,6 +43,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,8 +58,8 @@ from tests.bench.http_pages import (
     GUNICORN_VERSION,
     HOST,
     Server,
-    cookies_of,
     cookie_header,
+    cookies_of,
     gunicorn,
     server_environment,
     sign_in,
@@ -66,9 +68,9 @@ from tests.bench.http_pages import (
 from tests.bench.report import ROOT, Timing, versions
 from tests.bench.seed import NOW, bench_app, insert_threads, insert_users, thread
 from webapp import gunicorn_conf
-from webapp.assistant.replies import FLUSH_SECONDS
 from webapp.extensions import db
 from webapp.models import Message
+from webapp.replies import HEARTBEAT_SECONDS, SAVE_SECONDS
 
 LONG_TOKENS = 1_000
 INTERVAL_MS = 50  # 20 tokens a second
@@ -102,13 +104,22 @@ class Stream:
     opened_ns: int = 0  # the stream's headers arrived
     arrivals: dict[int, tuple[int, int]] = field(default_factory=dict)  # token -> (sent, received) ns
     event_times: list[int] = field(default_factory=list)  # ns, each event with text
+    final_only: set[int] = field(default_factory=set)  # tokens first seen in the finished message
+    final: bytes = b""  # the finished message, as it came
     done: bool = False
+    done_ns: int = 0  # `event: done` arrived
     error: str | None = None
+    on_token: Callable[[Stream], None] | None = None  # called after each event that brought tokens
+
+    def streamed(self) -> list[int]:
+        """The tokens that came as pieces, as they were written (not only with the finished message)."""
+        return sorted(index for index in self.arrivals if index not in self.final_only)
 
     def latencies_ms(self) -> list[float]:
         """Model-to-reader time of the tokens written after the reader was connected
         (those written before came in its first event, all at once, by design)."""
-        return [(got - sent) / 1e6 for sent, got in self.arrivals.values() if sent >= self.opened_ns]
+        return [(got - sent) / 1e6 for index, (sent, got) in self.arrivals.items()
+                if sent >= self.opened_ns and index not in self.final_only]
 
     def first_token_ms(self) -> float | None:
         if not self.arrivals:
@@ -140,37 +151,57 @@ def htmx_session(port: int, conversation: uuid.UUID) -> Session:
         connection.close()
 
 
-def follow(port: int, session: Session, stream: Stream, interval_ms: int) -> None:
-    """Post a user message the htmx way, then read its reply's stream to the end."""
+def follow(port: int, session: Session, stream: Stream, interval_ms: int, read_port: int | None = None) -> None:
+    """Post a user message the htmx way, then read its reply's stream to the end
+    (on another server, ``read_port``, if given; on the same connection if not)."""
     connection = HTTPConnection(HOST, port, timeout=READ_SECONDS)
-    thread_url = f"/c/{stream.conversation}"
     try:
-        stream.posted_ns = time.monotonic_ns()
-        connection.request("POST", f"{thread_url}/messages", urlencode({"content": fake_model.prompt(
-            stream.tokens, interval_ms)}), {
-            "Cookie": session.cookie, "X-CSRFToken": session.csrf, "HX-Request": "true",
-            "HX-Current-URL": f"http://{HOST}:{port}{thread_url}",
-            "Content-Type": "application/x-www-form-urlencoded"})
-        response = connection.getresponse()
-        body = response.read().decode()
-        source = re.search(r'hx-sse:connect="([^"]+)"', body)
-        if response.status != 200 or not source:
-            stream.error = f"post: status {response.status}" + ("" if source else ", no stream in the answer")
+        path = post(connection, port, session, stream, interval_ms)
+        if path is None:
             return
-        path = html.unescape(source.group(1))
-        stream.message_id = int(re.search(r"/messages/(\d+)/stream", path).group(1))
-        connection.request("GET", path, headers={
-            "Cookie": session.cookie, "Accept": "text/event-stream", "HX-Request": "true"})
-        response = connection.getresponse()
-        stream.opened_ns = time.monotonic_ns()
-        if response.status != 200 or not response.getheader("Content-Type", "").startswith("text/event-stream"):
-            stream.error = f"stream: status {response.status}, {response.getheader('Content-Type')}"
-            return
-        read_events(response, stream, time.monotonic() + READ_SECONDS)
+        if read_port is not None and read_port != port:
+            connection.close()
+            connection = HTTPConnection(HOST, read_port, timeout=READ_SECONDS)
+        read(connection, session, path, stream)
     except (OSError, HTTPException) as error:
         stream.error = f"{type(error).__name__}: {error}"
     finally:
         connection.close()
+
+
+def post(connection: HTTPConnection, port: int, session: Session, stream: Stream, interval_ms: int,
+         tag: str = "") -> str | None:
+    """Post the message that asks the fake model for ``stream``'s reply, as htmx
+    does; the path of the reply's stream (None, and ``stream.error``, if the
+    answer has none). ``tag`` goes into the message, to tell its model call apart."""
+    thread_url = f"/c/{stream.conversation}"
+    stream.posted_ns = time.monotonic_ns()
+    connection.request("POST", f"{thread_url}/messages", urlencode({"content": fake_model.prompt(
+        stream.tokens, interval_ms) + tag}), {
+        "Cookie": session.cookie, "X-CSRFToken": session.csrf, "HX-Request": "true",
+        "HX-Current-URL": f"http://{HOST}:{port}{thread_url}",
+        "Content-Type": "application/x-www-form-urlencoded"})
+    response = connection.getresponse()
+    body = response.read().decode()
+    source = re.search(r'hx-sse:connect="([^"]+)"', body)
+    if response.status != 200 or not source:
+        stream.error = f"post: status {response.status}" + ("" if source else ", no stream in the answer")
+        return None
+    path = html.unescape(source.group(1))
+    stream.message_id = int(re.search(r"/messages/(\d+)/stream", path).group(1))
+    return path
+
+
+def read(connection: HTTPConnection, session: Session, path: str, stream: Stream) -> None:
+    """Read the reply's stream at ``path`` until `event: done`."""
+    connection.request("GET", path, headers={
+        "Cookie": session.cookie, "Accept": "text/event-stream", "HX-Request": "true"})
+    response = connection.getresponse()
+    stream.opened_ns = time.monotonic_ns()
+    if response.status != 200 or not response.getheader("Content-Type", "").startswith("text/event-stream"):
+        stream.error = f"stream: status {response.status}, {response.getheader('Content-Type')}"
+        return
+    read_events(response, stream, time.monotonic() + READ_SECONDS)
 
 
 def read_events(response, stream: Stream, deadline: float) -> None:
@@ -186,16 +217,24 @@ def read_events(response, stream: Stream, deadline: float) -> None:
             block, buffer = buffer.split(b"\n\n", 1)
             lines = block.split(b"\n")
             if b"event: done" in lines:
-                stream.done = True
+                stream.done, stream.done_ns = True, received
                 return
             payload = b"\n".join(line[6:] for line in lines if line.startswith(b"data: "))
             if not payload:
                 continue  # a comment: ": open", ": keep-alive"
-            stream.event_times.append(received)
+            final = b"<article" in payload  # the finished message, which replaces the pieces
+            if final:
+                stream.final = payload
+            else:
+                stream.event_times.append(received)
             for match in fake_model.TOKEN.finditer(payload):
                 index = int(match.group(1))
                 if index not in stream.arrivals:
                     stream.arrivals[index] = (int(match.group(2)), received)
+                    if final:
+                        stream.final_only.add(index)
+            if stream.on_token is not None:
+                stream.on_token(stream)
     stream.error = f"no `event: done` within {READ_SECONDS} s"
 
 
@@ -203,11 +242,14 @@ def read_events(response, stream: Stream, deadline: float) -> None:
 
 
 @contextmanager
-def fake_model_server():
-    """``fake_model.py`` in a process of its own; its base URL."""
+def fake_model_server(log: Path | None = None):
+    """``fake_model.py`` in a process of its own; its base URL. With ``log``,
+    it writes there every request's last user message, one a line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if log is not None:
+        env["BENCH_FAKE_MODEL_LOG"] = str(log)
     process = subprocess.Popen([sys.executable, "-m", "tests.bench.fake_model"], cwd=ROOT,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     try:
         base_url = process.stdout.readline().strip()
         if not base_url.startswith("http://"):
@@ -337,12 +379,19 @@ def check_rows(streams: list[Stream]) -> tuple[Counter, set[int]]:
 
 # --- 1. one long reply: latency and writes ---------------------------------------------
 
+# Each row written: its table, INSERT or UPDATE, its id, its status after and
+# before, and whether its text changed (a save, rather than a lease renewed).
 WRITE_TRIGGERS = [
-    "CREATE TABLE bench_writes (id INTEGER PRIMARY KEY, tbl TEXT, op TEXT, row_id TEXT, status TEXT)",
+    "CREATE TABLE bench_writes (id INTEGER PRIMARY KEY, tbl TEXT, op TEXT, row_id TEXT, status TEXT,"
+    " old_status TEXT, text_changed INTEGER)",
     *(f"CREATE TRIGGER bench_{table}_{op.lower()} AFTER {op} ON {table} BEGIN "
-      f"INSERT INTO bench_writes (tbl, op, row_id, status) VALUES ('{table}', '{op}', NEW.id, {status}); END"
+      f"INSERT INTO bench_writes (tbl, op, row_id, status, old_status, text_changed)"
+      f" VALUES ('{table}', '{op}', NEW.id, {status}, {old_status}, {changed}); END"
       for table, status in (("messages", "NEW.status"), ("conversations", "NULL"))
-      for op in ("INSERT", "UPDATE")),
+      for op, old_status, changed in (
+          ("INSERT", "NULL", "NULL"),
+          ("UPDATE", "OLD.status" if table == "messages" else "NULL",
+           "OLD.content IS NOT NEW.content" if table == "messages" else "NULL"))),
 ]
 
 
@@ -370,18 +419,24 @@ def long_reply(server: Server, session: Session, conversation: uuid.UUID) -> Lon
     follow(server.port, session, stream, INTERVAL_MS)
     seconds, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu
     with db.engine.begin() as connection:
-        rows = connection.execute(text("SELECT tbl, op, row_id, status FROM bench_writes")).all()
+        rows = connection.execute(
+            text("SELECT tbl, op, row_id, status, old_status, text_changed FROM bench_writes")).all()
         for table in ("messages", "conversations"):
             for op in ("insert", "update"):
                 connection.execute(text(f"DROP TRIGGER bench_{table}_{op}"))
     writes = Counter()
     reply = str(stream.message_id)
-    for table, op, row_id, status in rows:
+    for table, op, row_id, status, old_status, text_changed in rows:
         if table == "conversations":
             writes[("the thread", f"{op} (message count, activity)")] += 1
         elif row_id == reply:
-            kind = {"INSERT": "insert (pending)", "streaming": "update while streaming"}.get(
-                op if op == "INSERT" else status, f"update to {status}")
+            if op == "INSERT":
+                kind = "insert (pending)"
+            elif status == old_status == "streaming":
+                kind = ("update while streaming: text saved" if text_changed
+                        else "update while streaming: lease renewed (the heartbeat)")
+            else:
+                kind = f"update {old_status} → {status}"
             writes[("the reply", kind)] += 1
         else:
             writes[("the user message", op.lower())] += 1
@@ -404,7 +459,7 @@ class Step:
     window_s: float  # all streams open and flowing: the steady state
     latency: Timing | None  # of the tokens written in that window
     gap: Timing | None  # between two tokens both written in that window
-    batched: int  # readers whose text came in batches FLUSH_SECONDS apart: they followed the database
+    batched: int  # readers whose text came in batches SAVE_SECONDS apart: they followed the database
     healthz: Timing | None  # GET /healthz, meanwhile
     healthz_max_ms: float
     rss_before_mib: float
@@ -440,15 +495,18 @@ def steady_window(streams: list[Stream]) -> tuple[int, int]:
 
 
 def followed_database(stream: Stream) -> bool:
-    """Text that came in a few batches about FLUSH_SECONDS apart, not token by token."""
+    """Text that came in a few batches about SAVE_SECONDS apart, not token by token."""
     times = stream.event_times
     if len(times) < 3:
         return bool(stream.arrivals) and stream.tokens > 20
     gaps = [(b - a) / 1e9 for a, b in zip(times, times[1:])]
-    return statistics.median(gaps) >= FLUSH_SECONDS / 2
+    return statistics.median(gaps) >= SAVE_SECONDS / 2
 
 
-def step(server: Server, session: Session, conversations: list[uuid.UUID], count: int, log: Path) -> Step:
+def step(server: Server, session: Session, conversations: list[uuid.UUID], count: int, log: Path,
+         read_port: int | None = None) -> Step:
+    """``count`` posts to ``server`` at once, each reply read from ``server``
+    (or from ``read_port``: another instance)."""
     streams = [Stream(conversation, STEP_TOKENS) for conversation in conversations[:count]]
     start_line = threading.Barrier(count + 1)
 
@@ -458,7 +516,7 @@ def step(server: Server, session: Session, conversations: list[uuid.UUID], count
         except threading.BrokenBarrierError:
             stream.error = "never started"
             return
-        follow(server.port, session, stream, INTERVAL_MS)
+        follow(server.port, session, stream, INTERVAL_MS, read_port)
 
     log_offset = log.stat().st_size
     sampler = Sampler(server)
@@ -586,7 +644,9 @@ def render(results: Results) -> str:
         f" ({gunicorn_conf.workers} worker, {gunicorn_conf.worker_class}, {gunicorn_conf.threads} threads;"
         f" access log off) on {HOST}, `PARLEY_LLM_BASE_URL` at the fake model server (its own process);"
         f" readers: threads of the bench process, `http.client`. All three share the machine's cores."
-        f" Replies are saved every {FLUSH_SECONDS:g} s (`FLUSH_SECONDS`).",
+        f" The reply engine (`webapp.replies`, in-process relay: no `PARLEY_REDIS_URL`) saves a reply's text"
+        f" every {SAVE_SECONDS:g} s (`SAVE_SECONDS`) and renews its writer's lease every {HEARTBEAT_SECONDS:g} s"
+        f" (`HEARTBEAT_SECONDS`).",
         "",
         "| one reply alone | figure | goal |",
         "|---|---:|---|",
@@ -598,24 +658,14 @@ def render(results: Results) -> str:
         f"| rows written for one {LONG_TOKENS:,}-token reply at {1000 // INTERVAL_MS} tokens/s"
         f" ({long.seconds:.0f} s), the post included: "
         + ", ".join(f"{what} {how} × {n}" for (what, how), n in sorted(long.writes.items()))
-        + f" | {long.total_writes} | a few dozen (≤ {WRITES_GOAL}):"
+        + f" (the heartbeat renews every lease its process holds in one UPDATE: one statement every"
+        f" {HEARTBEAT_SECONDS:g} s however many replies are being written, a row each)"
+        f" | {long.total_writes} | a few dozen (≤ {WRITES_GOAL}):"
         f" {verdict(long.total_writes <= WRITES_GOAL)} |",
         "",
-        f"| streams at once ({STEP_TOKENS} tokens each, {1000 // INTERVAL_MS}/s) | complete"
-        " | all open after s | post → first token: median / p95 / max ms"
-        " | steady state s | steady: added latency median / p95 ms | steady: gap median / p95 ms"
-        " | readers fed from the database | `GET /healthz` meanwhile: median / p95 / max ms"
-        " | worker memory: idle → peak MiB | worker threads (peak) | server CPU (of one core) | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *step_table([(f"{s.streams}", s) for s in results.steps],
+                    f"streams at once ({STEP_TOKENS} tokens each, {1000 // INTERVAL_MS}/s)"),
     ]
-    for s in results.steps:
-        lines.append(
-            f"| {s.streams} | {s.completed} / {s.streams} | {s.connected_s:.1f}"
-            f" | {ms(s.first_token)} / {s.first_token_max_ms:,.0f} | {s.window_s:.1f} | {ms(s.latency)}"
-            f" | {ms(s.gap)} | {s.batched} | {ms(s.healthz)} / {s.healthz_max_ms:,.0f}"
-            f" | {s.rss_before_mib:.0f} → {s.rss_peak_mib:.0f}"
-            f" | {s.threads_peak} | {s.server_cpu_share:.0%} | {s.errors} |"
-        )
     held = [s.streams for s in results.steps if s.held]
     most = max(held, default=0)
     lines += [
@@ -626,7 +676,8 @@ def render(results: Results) -> str:
         f" with all its tokens, nothing failed, and the steady state lasted {WINDOW_GOAL_S:g} s or more"
         f" with a p95 of added latency and of the gap under {STEADY_GOAL_MS} ms (the model sends a token"
         f" every {INTERVAL_MS} ms). \"Fed from the database\": readers whose text came in batches about"
-        f" {FLUSH_SECONDS:g} s apart. Held: {', '.join(map(str, held)) or 'none'}."
+        f" {SAVE_SECONDS:g} s apart, as it is saved (the engine's readers follow the relay, never the row,"
+        f" so this should be 0). Held: {', '.join(map(str, held)) or 'none'}."
         f" Goal: at least {STREAMS_GOAL} streams — {verdict(most >= STREAMS_GOAL)}."
         f" Worker memory when the server had just started: {results.idle_rss_mib:.0f} MiB.",
     ]
@@ -635,6 +686,27 @@ def render(results: Results) -> str:
             lines.append(f"Errors with {s.streams} streams: "
                          + "; ".join(f"{n} × {problem}" for problem, n in s.problems.most_common(5)) + ".")
     return "\n".join(lines)
+
+
+def step_table(rows: list[tuple[str, Step]], first_header: str) -> list[str]:
+    """The Markdown table of concurrent-stream steps: each row's first cell, then its figures."""
+    lines = [
+        f"| {first_header} | complete"
+        " | all open after s | post → first token: median / p95 / max ms"
+        " | steady state s | steady: added latency median / p95 ms | steady: gap median / p95 ms"
+        " | readers fed from the database | `GET /healthz` meanwhile: median / p95 / max ms"
+        " | worker memory: idle → peak MiB | worker threads (peak) | server CPU (of one core) | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for first, s in rows:
+        lines.append(
+            f"| {first} | {s.completed} / {s.streams} | {s.connected_s:.1f}"
+            f" | {ms(s.first_token)} / {s.first_token_max_ms:,.0f} | {s.window_s:.1f} | {ms(s.latency)}"
+            f" | {ms(s.gap)} | {s.batched} | {ms(s.healthz)} / {s.healthz_max_ms:,.0f}"
+            f" | {s.rss_before_mib:.0f} → {s.rss_peak_mib:.0f}"
+            f" | {s.threads_peak} | {s.server_cpu_share:.0%} | {s.errors} |"
+        )
+    return lines
 
 
 def verdict(met: bool) -> str:
