@@ -17,12 +17,17 @@ not delay the rest.
 
     python -m tests.bench.fake_model    # prints its base URL, serves until stdin closes
 
+With ``BENCH_FAKE_MODEL_LOG`` set to a file, it appends to it the last user
+message of every request it answers, one a line: how many times the model
+was asked for a given reply (a tag in the message tells replies apart).
+
 It runs in a process of its own, so that its threads do not share a GIL
 with the benchmark's readers, whose clocks they would otherwise slow.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -61,23 +66,33 @@ class _LastRequest:
     handler thread is answering (the fake answers each connection in a thread
     of its own, and reads its behaviour right after recording the request)."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: str | None = None) -> None:
         self.local = threading.local()
         self.count = 0
+        self.log = open(log, "a", encoding="utf-8") if log else None
+        self.lock = threading.Lock()
 
     def append(self, request: dict) -> None:
         self.local.request = request
-        self.count += 1
+        with self.lock:
+            self.count += 1
+            if self.log is not None:
+                self.log.write(" ".join(last_user_message(request).split()) + "\n")
+                self.log.flush()
 
     def __len__(self) -> int:
         return self.count
 
 
+def last_user_message(request: dict) -> str:
+    return next((m.get("content", "") for m in reversed(request.get("messages", [])) if m.get("role") == "user"), "")
+
+
 class StampingFakeLLM(FakeLLM):
-    def __init__(self) -> None:
+    def __init__(self, log: str | None = None) -> None:
         super().__init__()
         self._default = Behaviour(models=[MODEL])
-        self.requests = _LastRequest()
+        self.requests = _LastRequest(log)
         # socketserver listens with a backlog of 5: a burst of 150 connections
         # would see SYNs dropped and retried a second later.
         self.server.socket.listen(1024)
@@ -87,9 +102,7 @@ class StampingFakeLLM(FakeLLM):
         request = getattr(self.requests.local, "request", None) if isinstance(self.requests, _LastRequest) else None
         if request is None:
             return self._default
-        asked = next((m.get("content", "") for m in reversed(request.get("messages", []))
-                      if m.get("role") == "user"), "")
-        shape = SHAPE.search(asked)
+        shape = SHAPE.search(last_user_message(request))
         count, interval_ms = (int(shape[1]), int(shape[2])) if shape else (10, 50)
         return Behaviour(tokens=StampedTokens(count, interval_ms / 1000), models=[MODEL])  # type: ignore[arg-type]
 
@@ -99,7 +112,7 @@ class StampingFakeLLM(FakeLLM):
 
 
 def main() -> None:
-    fake = StampingFakeLLM().start()
+    fake = StampingFakeLLM(os.environ.get("BENCH_FAKE_MODEL_LOG")).start()
     print(fake.base_url, flush=True)
     try:
         sys.stdin.read()  # until the benchmark closes our stdin (or ends)

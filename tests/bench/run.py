@@ -18,11 +18,16 @@ then, each on databases of its own,
   (``admin_table.py``);
 - times appending and listing messages through the JSON API with a token
   (``api.py``; SQLite, and PostgreSQL when ``BENCH_DATABASE_URL`` is set);
+- runs two instances on PostgreSQL and Redis: reader latency on the
+  writer's instance and on the other, Stop from the other instance, streams
+  held by one instance, takeover after kill -9 of the writer's
+  (``instances.py``; needs ``BENCH_DATABASE_URL`` and Redis on
+  127.0.0.1:6379, skipped without them);
 
 and prints a Markdown table of each.
 
     python tests/bench/run.py                   # SQLite, in a temporary directory
-    python tests/bench/run.py --only data       # ... only the data layer (or: http, streams, admin, api)
+    python tests/bench/run.py --only data       # ... only the data layer (or: http, streams, admin, api, instances)
     python tests/bench/run.py --explain         # ... and the query plans
     python tests/bench/run.py --update-readme   # ... and the tables into README.md
     BENCH_DATABASE_URL=postgresql://... python tests/bench/run.py --db postgres
@@ -37,6 +42,7 @@ missed goal is reported in its table, and does not.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -44,11 +50,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # time this checkout's webapp, whichever copy is installed
 
-from tests.bench import admin_table, api, data_layer, http_pages, streams  # noqa: E402
+from tests.bench import http_pages  # noqa: E402
 from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
 
-BENCHMARKS = ("data", "http", "streams", "admin", "api")
+BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances")
+MODULES = {"data": "data_layer", "admin": "admin_table", "streams": "streams", "api": "api",
+           "instances": "instances"}
+
+
+def benchmark(name: str):
+    """A benchmark's module, imported when it is run: one whose import breaks
+    (the app changed under it) stops only itself."""
+    return importlib.import_module(f"tests.bench.{MODULES[name]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-readme", action="store_true", help="write the table(s) into README.md")
     args = parser.parse_args(argv)
     wanted = [args.only] if args.only else list(BENCHMARKS)
+    data_layer = benchmark("data") if "data" in wanted or args.explain else None
+    admin_table = benchmark("admin") if "admin" in wanted else None
 
     reports: dict[str, list[str]] = {name: [] for name in BENCHMARKS}
     errors = 0
@@ -97,15 +113,28 @@ def main(argv: list[str] | None = None) -> int:
             report("admin", admin_table.render(results), neighbours)
             errors += sum(results.errors.values())
     if "streams" in wanted:
+        streams = benchmark("streams")
         with Neighbours() as neighbours:
             results = streams.run()
         report("streams", streams.render(results), neighbours)
         errors += streams.failed(results)
     if "api" in wanted:
+        api = benchmark("api")
         with Neighbours() as neighbours:
             results = api.run()
         report("api", api.render(results), neighbours)
         errors += api.failed(results)
+    if "instances" in wanted:
+        instances = benchmark("instances")
+        try:
+            with Neighbours() as neighbours:
+                results = instances.run()
+        except instances.Unavailable as missing:
+            # README.md keeps the table of the last run that had them.
+            print(f"[instances] skipped: {missing}", file=sys.stderr)
+        else:
+            report("instances", instances.render(results), neighbours)
+            errors += instances.failed(results)
     print(f"make bench took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if errors:
         print(f"{errors} responses or streams were wrong: the figures above do not count.", file=sys.stderr)
