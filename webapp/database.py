@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -67,11 +67,9 @@ _FIRST_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT)\b", re.I
 _SQLITE_BUSY = 5
 
 
-def _sqlite_take_write_lock(
-    busy_timeout_ms: int, connection: Connection, cursor: Any, statement: str, *_args: Any
-) -> None:
-    """Begin each SQLite write transaction with ``BEGIN IMMEDIATE``, and
-    wait once more if the lock stays taken.
+def _take_write_lock(cursor: sqlite3.Cursor, statement: str) -> None:
+    """Before a transaction's first write, take SQLite's write lock with
+    ``BEGIN IMMEDIATE``, and wait once more if it stays taken.
 
     pysqlite runs reads outside any transaction and begins one just before
     the first write; that stays (a transaction that read first and must
@@ -82,15 +80,38 @@ def _sqlite_take_write_lock(
     the lock is still taken then, the error reaches the request, which
     answers 503 (``is_unavailable``).
     """
-    if connection.connection.dbapi_connection.in_transaction or not _FIRST_WRITE.match(statement):
+    if cursor.connection.in_transaction or not _FIRST_WRITE.match(statement):
         return
     try:
-        cursor.execute("BEGIN IMMEDIATE")
+        sqlite3.Cursor.execute(cursor, "BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
         if error.sqlite_errorcode & 0xFF != _SQLITE_BUSY:
             raise
-        log.warning("SQLite's write lock stayed taken for %d ms; waiting once more", busy_timeout_ms)
-        cursor.execute("BEGIN IMMEDIATE")
+        log.warning("SQLite's write lock stayed taken for the busy timeout; waiting once more")
+        sqlite3.Cursor.execute(cursor, "BEGIN IMMEDIATE")
+
+
+class _WriteLockingCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        _take_write_lock(self, sql)
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        _take_write_lock(self, sql)
+        return super().executemany(sql, parameters)
+
+
+class _WriteLockingConnection(sqlite3.Connection):
+    """A pysqlite connection whose cursors take the write lock as above.
+    It waits in the driver's own call, not in an engine event: SQLAlchemy
+    runs an event's listeners in a loop that must not block."""
+
+    def cursor(self, factory: Any = _WriteLockingCursor) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory)
+
+
+def _sqlite_connect_args(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+    cparams["factory"] = _WriteLockingConnection
 
 
 def after_commit(callback: Callable[[], None]) -> None:
@@ -105,10 +126,8 @@ def configure_engine(engine: Engine) -> None:
     """Called with the app's context pushed: settings come from its config."""
     if engine.dialect.name == "sqlite":
         busy_timeout_ms = current_app.config.get("SQLITE_BUSY_TIMEOUT_MS", SQLITE_BUSY_TIMEOUT_MS)
+        event.listen(engine, "do_connect", _sqlite_connect_args)
         event.listen(engine, "connect", lambda *args: _sqlite_on_connect(busy_timeout_ms, *args))
-        event.listen(
-            engine, "before_cursor_execute", lambda *args: _sqlite_take_write_lock(busy_timeout_ms, *args)
-        )
 
 
 def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
