@@ -1,8 +1,29 @@
-"""A fresh app and an empty database for every test.
+"""A fresh app and an empty database for every test, and the fixtures the
+tests share.
 
 ``pytest`` runs on SQLite (a new file per test); ``pytest --db=postgres``
 runs the same tests on the PostgreSQL server named by ``TEST_DATABASE_URL``,
 whose tables are emptied after each test.
+
+Fixtures:
+
+- ``make_app(**config)``, ``app`` (its tables made), ``client``, ``runner``,
+  ``client_for(app)`` (a client for another app, its tables made),
+  ``csrf_app`` (``app``'s database, with CSRF protection on).
+- ``ctx``: an app context held for the test, for tests of the data layer.
+  A test that drives a test client holds none: a request reuses a pushed
+  context, and with it ``g``, where Flask-Login caches the signed-in user.
+- ``make_user(username, role="user", active=True)`` and
+  ``make_thread(owner, title, messages=0, ago=None)``: committed rows, made
+  in a short app context of their own (see ``tests/factories.py``).
+- ``user`` (alice), ``other_user`` (bob), ``admin_user`` (root, an admin):
+  committed accounts. In a test that holds ``ctx`` they belong to its
+  session; otherwise they are detached, their columns loaded (enough to
+  ``sign_in`` a client or to read an id).
+- ``seed``: ``with seed():`` writes through the data layer and commits.
+- ``auth``: signs ``client`` in and out through the forms.
+- ``count_queries``: ``with count_queries() as statements:`` records the SQL
+  that runs meanwhile.
 """
 
 from __future__ import annotations
@@ -11,13 +32,14 @@ import os
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
+from tests.factories import PASSWORD, AuthActions, add_thread, add_user
 from webapp import create_app
 from webapp.extensions import db
+from webapp.models import User
 
-PASSWORD = "correct horse battery"
-
+__all__ = ["PASSWORD"]  # tests/test_replies.py imports it from here
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -26,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="sqlite",
         help="database to test against; postgres reads TEST_DATABASE_URL",
     )
+
+
+# --- the app and its database -----------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +90,9 @@ def make_app(database_url: str, tmp_path):
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "PARLEY_DEMO_PACE_MS": 0,
+            # scrypt costs a third of a second an account, by design; what the
+            # hash is matters to no test but the ones that say so.
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
         }
         settings.update(config)
         app = create_app(settings)
@@ -95,6 +123,34 @@ def app(make_app):
 
 
 @pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def client_for():
+    """A test client for an app made with make_app, its tables created."""
+
+    def make(app):
+        with app.app_context():
+            db.create_all()
+        return app.test_client()
+
+    return make
+
+
+@pytest.fixture
+def csrf_app(app, make_app):
+    """The app with CSRF protection on, as in production, on ``app``'s database."""
+    return make_app(WTF_CSRF_ENABLED=True)
+
+
+@pytest.fixture
 def ctx(app):
     """An app context for tests that call the data layer directly."""
     with app.app_context():
@@ -116,29 +172,17 @@ def seed(app):
     return session
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
+# --- accounts and threads -------------------------------------------------------------------
 
 
 @pytest.fixture
 def make_user(app):
-    """Create a committed account; returns it detached, its columns loaded.
+    """Create a committed account (password: ``PASSWORD``); returns it
+    detached, its columns loaded."""
 
-    It pushes an app context only while it works: a context left pushed
-    would be shared by the test client's requests (and with it ``g`` and
-    the signed-in user).
-    """
-    from webapp.accounts import create_user
-
-    def make(username: str, role: str = "user"):
+    def make(username: str, role: str = "user", *, active: bool = True) -> User:
         with app.app_context():
-            user = create_user(username, PASSWORD, role=role)
+            user = add_user(username, role, active=active)
             db.session.commit()
             db.session.refresh(user)
             db.session.expunge(user)
@@ -147,38 +191,43 @@ def make_user(app):
     return make
 
 
-def _attached(make_user, username, role="user"):
-    from webapp.models import User
+@pytest.fixture
+def make_thread(app):
+    """Create a committed thread of ``owner`` (see ``add_thread``); returns its id."""
 
-    return db.session.get(User, make_user(username, role).id)
+    def make(owner: User, title: str | None = "A thread", *, messages: int = 0, ago=None):
+        with app.app_context():
+            thread = add_thread(db.session.get(User, owner.id), title, messages=messages, ago=ago)
+            db.session.commit()
+            return thread.id
+
+    return make
+
+
+def _account(request: pytest.FixtureRequest, make_user, username: str, role: str = "user") -> User:
+    account = make_user(username, role)
+    if "ctx" not in request.fixturenames:
+        return account
+    request.getfixturevalue("ctx")
+    return db.session.get(User, account.id)
 
 
 @pytest.fixture
-def user(ctx, make_user):
-    return _attached(make_user, "alice")
+def user(request, make_user) -> User:
+    """alice, a user."""
+    return _account(request, make_user, "alice")
 
 
 @pytest.fixture
-def other_user(ctx, make_user):
-    return _attached(make_user, "bob")
+def other_user(request, make_user) -> User:
+    """bob, another user."""
+    return _account(request, make_user, "bob")
 
 
 @pytest.fixture
-def admin_user(ctx, make_user):
-    return _attached(make_user, "root", role="admin")
-
-
-class AuthActions:
-    """Sign a test client in and out through the real forms."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def login(self, username: str = "alice", password: str = PASSWORD, **extra):
-        return self.client.post("/login", data={"username": username, "password": password, **extra})
-
-    def logout(self):
-        return self.client.post("/logout")
+def admin_user(request, make_user) -> User:
+    """root, an admin."""
+    return _account(request, make_user, "root", role="admin")
 
 
 @pytest.fixture
@@ -186,13 +235,27 @@ def auth(client):
     return AuthActions(client)
 
 
+# --- measuring ----------------------------------------------------------------------------
+
+
 @pytest.fixture
-def client_for():
-    """A test client for an app made with make_app, its tables created."""
+def count_queries(app):
+    """``with count_queries() as statements:`` lists the SQL statements run on
+    the app's database inside the block, whichever context runs them."""
+    with app.app_context():
+        engine = db.engine
 
-    def make(app):
-        with app.app_context():
-            db.create_all()
-        return app.test_client()
+    @contextmanager
+    def recording():
+        statements: list[str] = []
 
-    return make
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return recording

@@ -1,34 +1,40 @@
-"""Quick ways to build accounts and threads for tests that need many.
+"""The plain helpers every test shares: building accounts and threads, and
+putting an account in a test client's session.
 
-Hashing a password costs a third of a second by design, so accounts made
-here share one hash (of ``PASSWORD``), and ``sign_in`` puts an account in a
-test client's session the way Flask-Login's ``login_user`` does.
+``add_user`` and ``add_thread`` work in the current app context's session and
+only flush (the caller commits), for data-layer tests and fixtures. A test
+that drives the app through a test client holds no app context; it uses the
+``make_user`` and ``make_thread`` fixtures (``tests/conftest.py``), which wrap
+these in a short context of their own and commit.
 """
 
 from __future__ import annotations
 
-import functools
-import uuid
+from datetime import timedelta
 
-from werkzeug.security import generate_password_hash
-
-from tests.conftest import PASSWORD
+from webapp.accounts import hash_password
 from webapp.conversations import append_message, create_conversation
 from webapp.extensions import db
-from webapp.models import Conversation, User
+from webapp.models import Conversation, User, utcnow
 
+#: The password of every account the tests make.
+PASSWORD = "correct horse battery"
 
-@functools.cache
-def password_hash() -> str:
-    return generate_password_hash(PASSWORD)
+#: The header htmx sends with each of its requests.
+HTMX = {"HX-Request": "true"}
 
 
 def add_user(username: str, role: str = "user", *, active: bool = True) -> User:
-    """An account, flushed (not committed), whose password is ``PASSWORD``."""
+    """An account whose password is ``PASSWORD``, flushed (not committed).
+
+    The row is written directly, not through ``create_user``, so that a test
+    can start from any state (a disabled admin, say); the password is hashed
+    the app's way, which the test app makes cheap (``PASSWORD_HASH_METHOD``).
+    """
     user = User(
         username=username,
         username_key=username.lower(),
-        password_hash=password_hash(),
+        password_hash=hash_password(PASSWORD),
         role=role,
         active=active,
     )
@@ -37,23 +43,37 @@ def add_user(username: str, role: str = "user", *, active: bool = True) -> User:
     return user
 
 
-def add_thread(user: User, title: str | None = "A thread", messages: int = 0) -> Conversation:
-    conversation = create_conversation(user, title)
-    for i in range(1, messages + 1):
-        append_message(conversation, "user" if i % 2 else "assistant", f"message {i}")
+def add_thread(
+    owner: User, title: str | None = "A thread", *, messages: int = 0, ago: timedelta | None = None
+) -> Conversation:
+    """A thread of ``owner`` with ``messages`` messages ("Message 001", …, the
+    user's and the assistant's in turn), last active ``ago`` (default: now)."""
+    conversation = create_conversation(owner, title)
+    for n in range(1, messages + 1):
+        append_message(conversation, "user" if n % 2 else "assistant", f"Message {n:03d}")
+    if ago is not None:
+        conversation.updated_at = utcnow() - ago
+    db.session.flush()
     return conversation
 
 
-def sign_in(client, login_id: str) -> None:
-    """Sign ``client`` in without going through the form; ``login_id`` is
-    ``User.get_id()`` (the id and the session token)."""
+def sign_in(client, user: User) -> None:
+    """Sign ``client`` in as ``user`` without the form, the way Flask-Login's
+    ``login_user`` does: the session carries ``User.get_id()`` (the id and the
+    session token, so a later password change or disabling still ends it)."""
     with client.session_transaction() as session:
-        session["_user_id"] = login_id
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
 
 
-def thread_ids(html: str) -> list[uuid.UUID]:
-    """The threads in an admin table, in order."""
-    import re
+class AuthActions:
+    """Sign a test client in and out through the real forms."""
 
-    return [uuid.UUID(m) for m in re.findall(r'<tr id="conv-([0-9a-f-]{36})">', html)]
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str = "alice", password: str = PASSWORD, **extra):
+        return self.client.post("/login", data={"username": username, "password": password, **extra})
+
+    def logout(self):
+        return self.client.post("/logout")

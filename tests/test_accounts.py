@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from tests.factories import PASSWORD
 from webapp.accounts import (
     create_user,
     delete_user,
@@ -16,8 +17,6 @@ from webapp.conversations import append_message, create_conversation
 from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
-
-PASSWORD = "correct horse battery"
 
 
 def test_created_user_has_a_hashed_password(ctx):

@@ -4,44 +4,36 @@ from __future__ import annotations
 
 import re
 import uuid
-from html.parser import HTMLParser
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import PASSWORD, AuthActions
-from tests.factories import add_thread, add_user, sign_in, thread_ids
+from tests.factories import HTMX, PASSWORD, AuthActions, add_thread, add_user, sign_in
+from tests.html import message_numbers, parse, sidebar_titles, thread_ids
 from webapp.extensions import db
 from webapp.models import AuditEvent, Conversation, Message, User, utcnow
 
-HTMX = {"HX-Request": "true"}
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
 
 @pytest.fixture
-def site(app):
-    """root (admin); alice with two threads (the newer one has 3 messages); bob with one."""
-    with app.app_context():
-        root, alice, bob = add_user("root", "admin"), add_user("alice"), add_user("bob")
-        older = add_thread(alice, "Alice older")
-        newer = add_thread(alice, "Alice newer", messages=3)
-        bobs = add_thread(bob, "Bob's thread", messages=1)
-        now = utcnow()
-        for age, conversation in enumerate([bobs, newer, older]):
-            conversation.updated_at = now - timedelta(minutes=age)
-        db.session.commit()
-        return SimpleNamespace(
-            root=root.id, alice=alice.id, bob=bob.id,
-            root_login=root.get_id(), alice_login=alice.get_id(), bob_login=bob.get_id(),
-            older=older.id, newer=newer.id, bobs=bobs.id,
-        )
+def site(admin_user, user, other_user, make_thread):
+    """root (admin); alice with two threads (the newer one has 3 messages); bob
+    with one; the ids of each. Bob's thread is the most recently active."""
+    return SimpleNamespace(
+        root=admin_user.id, alice=user.id, bob=other_user.id,
+        older=make_thread(user, "Alice older", ago=timedelta(minutes=2)),
+        newer=make_thread(user, "Alice newer", messages=3, ago=timedelta(minutes=1)),
+        bobs=make_thread(other_user, "Bob's thread", messages=1, ago=timedelta(0)),
+    )
 
 
 @pytest.fixture
-def admin(client, site):
-    sign_in(client, site.root_login)
+def admin(client, site, admin_user):
+    """The test client, signed in as root."""
+    sign_in(client, admin_user)
     return client
 
 
@@ -59,30 +51,22 @@ def title_of(app, conversation_id) -> str | None:
         return conversation.title if conversation else None
 
 
-def sidebar_titles(html: str) -> list[str]:
-    return re.findall(r'<li class="thread-item[^"]*" id="thread-[^"]+">\s*<a href="[^"]+"[^>]*>([^<]*)</a>', html)
-
-
-class InlineCode(HTMLParser):
-    """Finds what a strict CSP would block, as a browser parses the page."""
-
-    def __init__(self):
-        super().__init__()
-        self.found: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        names = {name for name, _ in attrs}
-        if tag == "script" and "src" not in names:
-            self.found.append("inline <script>")
-        if tag == "style":
-            self.found.append("<style> element")
-        self.found += [f"{name}= on <{tag}>" for name in names if name.startswith("on") or name == "style"]
-
-
 def assert_no_inline_code(html: str) -> None:
-    parser = InlineCode()
-    parser.feed(html)
-    assert parser.found == []
+    """Nothing that a strict CSP would block, as a browser parses the page."""
+    found = []
+    for element in parse(html).having():
+        tag = element.tag.name
+        if tag == "script" and not element.has("src"):
+            found.append("inline <script>")
+        if tag == "style":
+            found.append("<style> element")
+        found += [f"{name}= on <{tag}>" for name in element.tag.attrs if name.startswith("on") or name == "style"]
+    assert found == []
+
+
+def account_ids(html: str) -> list[int]:
+    """The accounts in the users table, in order."""
+    return [int(row["id"].removeprefix("user-")) for row in parse(html).having(id=re.compile(r"^user-\d+$"))]
 
 
 # --- the conversations table -------------------------------------------------------------------
@@ -93,15 +77,20 @@ def test_admin_home_and_conversations_list_every_thread_newest_activity_first(ad
         page = admin.get(path)
         assert page.status_code == 200
         assert thread_ids(page.text) == [site.bobs, site.newer, site.older]
-    html = page.text
-    row = html.split(f'id="conv-{site.newer}"')[1].split("</tr>")[0]
-    assert f'href="/admin/conversations/{site.newer}"' in row
-    assert "Alice newer" in row and ">alice</a>" in row and '<td class="num">3</td>' in row
-    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+\+00:00">\d{4}-\d\d-\d\d \d\d:\d\d</time>', row)
-    assert '<caption id="conversations-caption">' in html and '<th scope="col">Title</th>' in html
-    assert '<nav class="admin-nav" aria-label="Admin">' in html
-    assert '<a href="/admin/conversations" aria-current="page">Conversations</a>' in html
-    assert_no_inline_code(html)
+    html = parse(page.text)
+    table = html.one("table", "All threads, newest activity first")
+    assert table.texts("columnheader")[0] == "Title"
+    row = table.by_id(f"conv-{site.newer}").columns
+    assert row["Title"].one("link", "Alice newer")["href"] == f"/admin/conversations/{site.newer}"
+    assert row["Owner"].one("link").text == "alice"
+    assert row["Messages"].text == "3"
+    moment = row["Last activity"].one("time")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT[^+]+\+00:00", moment["datetime"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", moment.text)
+    menu = html.one("navigation", "Admin")
+    assert menu.texts("link", aria_current="page") == ["Conversations"]
+    assert menu.one("link", "Conversations")["href"] == "/admin/conversations"
+    assert_no_inline_code(page.text)
 
 
 def test_conversations_filter_by_owner_in_any_case_and_by_title_words(admin, site):
@@ -131,11 +120,11 @@ def test_conversations_page_by_cursor_keeping_the_filters(app, admin, site, seed
         html = admin.get(url).text
         seen += thread_ids(html)
         pages += 1
-        found = re.search(r'href="([^"]+)" rel="next"', html)
-        url = found.group(1).replace("&amp;", "&") if found else None
+        found = parse(html).having(rel="next")
+        url = found[0]["href"] if found else None
         if url:
             assert "q=bulk" in url and "user=alice" in url
-            assert "First page" in admin.get(url).text
+            assert parse(admin.get(url).text).one("link", re.compile("First page"))
     assert pages == 3
     assert len(seen) == len(set(seen)) == 120
 
@@ -163,19 +152,21 @@ def test_thread_view_shows_the_latest_50_messages_under_the_owners_name(app, adm
         big = add_thread(db.session.get(User, site.alice), "Long one", messages=120).id
     page = admin.get(f"/admin/conversations/{big}")
     assert page.status_code == 200
-    shown = [int(n) for n in re.findall(r">message (\d+)<", page.text)]
-    assert shown == list(range(71, 121))
-    assert '<span class="who" id="message-' in page.text
-    assert re.search(r'<span class="who" id="message-\d+-who">alice</span>', page.text)
-    assert ">You<" not in page.text
-    assert f'href="/admin/conversations/{big}/messages?before=71"' in page.text
-    assert "composer" not in page.text  # read-only: nowhere to write
-    earlier = admin.get(f"/admin/conversations/{big}/messages?before=71", headers=HTMX)
-    assert [int(n) for n in re.findall(r">message (\d+)<", earlier.text)] == list(range(21, 71))
-    assert earlier.text.lstrip().startswith('<a class="load-earlier')
-    full = admin.get(f"/admin/conversations/{big}/messages?before=21")
+    assert message_numbers(page.text) == list(range(71, 121))
+    html = parse(page.text)
+    # Each message is labelled by who wrote it: the owner by name, never "You".
+    assert {message.name for message in html.by_role("article")} == {"alice", "Assistant"}
+    # Read-only: nowhere to write.
+    assert html.find_id("composer") is None and html.by_role("textbox", "Message") == []
+    load = html.one("link", "Load earlier messages")
+    assert re.fullmatch(rf"/admin/conversations/{big}/messages\?before=\w+", load["href"])
+    earlier = admin.get(load["href"], headers=HTMX)
+    assert message_numbers(earlier.text) == list(range(21, 71))
+    load = parse(earlier.text).top
+    assert (load.role, load.name) == ("link", "Load earlier messages")
+    full = admin.get(load["href"])  # without htmx
     assert "<html" in full.text
-    assert [int(n) for n in re.findall(r">message (\d+)<", full.text)] == list(range(1, 21))
+    assert message_numbers(full.text) == list(range(1, 21))
     assert_no_inline_code(page.text)
 
 
@@ -184,10 +175,10 @@ def test_thread_view_of_a_missing_thread_is_404(admin, site):
         assert admin.get(path).status_code == 404
 
 
-def test_the_owner_still_sees_you_on_their_own_page(app, client, site):
-    sign_in(client, site.alice_login)
+def test_the_owner_still_sees_you_on_their_own_page(app, client, site, user):
+    sign_in(client, user)
     page = client.get(f"/c/{site.newer}").text
-    assert re.search(r'<span class="who" id="message-\d+-who">You</span>', page)
+    assert {message.name for message in parse(page).by_role("article")} == {"You", "Assistant"}
 
 
 # --- rename ----------------------------------------------------------------------------------------
@@ -215,13 +206,18 @@ def test_rename_over_htmx_returns_the_updated_row_and_a_notice(app, admin, site)
         data={"title": "New <b>name</b>", "next": "/admin/conversations?user=alice"},
     )
     assert response.status_code == 200
-    html = response.text.strip()
-    assert html.startswith(f'<tr id="conv-{site.older}">')
-    assert "New &lt;b&gt;name&lt;/b&gt;" in html and "<b>name" not in html
-    assert 'autofocus>New &lt;b&gt;name' in html  # keyboard focus lands on the renamed thread
-    assert 'name="next" value="/admin/conversations?user=alice"' in html
-    assert '<div id="flashes" class="flashes" role="status" aria-live="polite" hx-swap-oob="true">' in html
-    assert "Renamed “Alice older” to “New &lt;b&gt;name&lt;/b&gt;”." in html
+    assert "New &lt;b&gt;name&lt;/b&gt;" in response.text and "<b>name" not in response.text
+    html = parse(response.text)
+    row = html.top
+    assert row["id"] == f"conv-{site.older}"
+    # Keyboard focus lands on the renamed thread.
+    assert row.one("rowheader").one("link", "New <b>name</b>").has("autofocus")
+    # Its forms still return to the filtered list.
+    assert {field["value"] for field in row.having(name="next")} == {"/admin/conversations?user=alice"}
+    notice = html.by_id("flashes")
+    assert (notice["hx-swap-oob"], notice.role) == ("true", "status")
+    assert notice.text == "Renamed “Alice older” to “New <b>name</b>”."
+    assert "Renamed “Alice older” to “New &lt;b&gt;name&lt;/b&gt;”." in response.text
     assert title_of(app, site.older) == "New <b>name</b>"
 
 
@@ -229,19 +225,25 @@ def test_rename_over_htmx_returns_the_updated_row_and_a_notice(app, admin, site)
 def test_bad_rename_is_refused_with_the_form_and_nothing_written(app, admin, site, title, message):
     plain = admin.post(f"/admin/conversations/{site.older}/title", data={"title": title})
     assert plain.status_code == 422
-    assert message in plain.text and 'aria-invalid="true"' in plain.text
     assert "<html" in plain.text
+    page = parse(plain.text)
+    field = page.one("textbox", "New title", aria_invalid="true")
+    assert message in page.by_id(field["aria-describedby"]).text
     htmx = admin.post(f"/admin/conversations/{site.older}/title", data={"title": title}, headers=HTMX)
     assert htmx.status_code == 422
-    assert htmx.text.strip().startswith(f'<tr id="conv-{site.older}">')
-    assert message in htmx.text and "<details class=\"row-action\" open>" in htmx.text
+    row = parse(htmx.text).top
+    assert row["id"] == f"conv-{site.older}"
+    (opened,) = row.having(open=True)  # the row's rename form stays open, saying why
+    field = opened.by_label("New title")
+    assert field["aria-invalid"] == "true"
+    assert message in row.by_id(field["aria-describedby"]).text
     assert title_of(app, site.older) == "Alice older"
     assert audit_rows(app) == []
 
 
-def test_owners_sidebar_shows_an_admin_rename_on_their_next_request(app, client_for, admin, site):
-    owner = client_for(app)
-    sign_in(owner, site.alice_login)
+def test_owners_sidebar_shows_an_admin_rename_on_their_next_request(app, admin, site, user):
+    owner = app.test_client()
+    sign_in(owner, user)
     assert sidebar_titles(owner.get("/").text) == ["Alice newer", "Alice older"]
     admin.post(f"/admin/conversations/{site.older}/title", data={"title": "Renamed by an admin"})
     # A rename is activity, as when the owner renames: the thread moves up.
@@ -266,22 +268,26 @@ def test_delete_removes_the_thread_and_returns_to_the_list(app, admin, site):
 
 def test_delete_over_htmx_leaves_a_row_saying_what_went(app, admin, site):
     response = admin.post(f"/admin/conversations/{site.newer}/delete", headers=HTMX)
-    html = response.text.strip()
     assert response.status_code == 200
-    assert html.startswith(f'<tr id="conv-{site.newer}" class="removed-row">')
-    assert "Deleted “Alice newer” of alice with its 3 messages." in html
-    assert 'tabindex="-1" autofocus' in html
+    row = parse(response.text).top
+    assert row["id"] == f"conv-{site.newer}" and "removed-row" in row.classes
+    assert row.text == "Deleted “Alice newer” of alice with its 3 messages."
+    # The keyboard focus, whose button went with the row, lands on what replaced it.
+    cell = row.one("cell")
+    assert (cell["tabindex"], cell.has("autofocus")) == ("-1", True)
 
 
 def test_delete_needs_confirmation_in_the_page_without_javascript(admin, site):
-    row = admin.get("/admin/conversations").text.split(f'id="conv-{site.newer}"')[1].split("</tr>")[0]
-    assert '<details class="row-action confirm-delete">' in row
-    assert "Delete “Alice newer” of alice with its 3 messages? This cannot be undone." in row
+    row = parse(admin.get("/admin/conversations").text).by_id(f"conv-{site.newer}")
+    (question,) = row.by_text("Delete “Alice newer” of alice with its 3 messages? This cannot be undone.")
+    confirmation = question.closest("group")  # a <details>, shut until "Delete…" opens it
+    assert not confirmation.has("open")
+    assert confirmation.one("button", "Delete thread")
 
 
-def test_owner_loses_a_thread_an_admin_deleted_on_their_next_request(app, client_for, admin, site):
-    owner = client_for(app)
-    sign_in(owner, site.alice_login)
+def test_owner_loses_a_thread_an_admin_deleted_on_their_next_request(app, admin, site, user):
+    owner = app.test_client()
+    sign_in(owner, user)
     assert "Alice newer" in sidebar_titles(owner.get("/").text)
     admin.post(f"/admin/conversations/{site.newer}/delete")
     assert sidebar_titles(owner.get("/").text) == ["Alice older"]
@@ -292,15 +298,11 @@ def test_deleting_a_thread_twice_is_404_and_logged_once(app, admin, site):
     admin.post(f"/admin/conversations/{site.newer}/delete")
     again = admin.post(f"/admin/conversations/{site.newer}/delete", headers=HTMX)
     assert again.status_code == 404
-    assert 'class="notice notice-error"' in again.text and "<html" not in again.text
+    assert parse(again.text).one("alert").text.startswith("Not found.") and "<html" not in again.text
     assert len(audit_rows(app)) == 1
 
 
 # --- users -----------------------------------------------------------------------------------------
-
-
-def user_row(html: str, user_id: int) -> str:
-    return html.split(f'<tr id="user-{user_id}"')[1].split("</tr>")[0]
 
 
 def test_users_page_lists_accounts_with_role_status_threads_and_times(app, admin, site):
@@ -309,22 +311,22 @@ def test_users_page_lists_accounts_with_role_status_threads_and_times(app, admin
         db.session.commit()
     page = admin.get("/admin/users")
     assert page.status_code == 200
-    html = page.text
-    assert re.findall(r'<tr id="user-(\d+)"', html) == [str(site.alice), str(site.bob), str(site.root)]
-    alice = user_row(html, site.alice)
-    assert "<td>user</td>" in alice and "<td>active</td>" in alice
-    assert 'aria-label="2 threads of alice">2</a>' in alice
-    assert alice.count("<time") == 2
-    assert "never" in user_row(html, site.bob)
-    root = user_row(html, site.root)
-    assert "badge-admin" in root and "Your own account" in root and "<form" not in root
-    assert '<caption id="users-caption">' in html
-    assert_no_inline_code(html)
+    assert account_ids(page.text) == [site.alice, site.bob, site.root]
+    table = parse(page.text).one("table", "Accounts, by username")
+    alice = table.by_id(f"user-{site.alice}")
+    cells = alice.columns
+    assert (cells["Role"].text, cells["Status"].text) == ("user", "active")
+    assert cells["Threads"].one("link", "2 threads of alice").text == "2"
+    assert len(alice.by_role("time")) == 2  # created, last sign-in
+    assert table.by_id(f"user-{site.bob}").columns["Last sign-in"].text == "never"
+    root = table.by_id(f"user-{site.root}")
+    assert root.columns["Role"].text == "admin"
+    assert root.columns["Actions"].text == "Your own account" and root.by_role("form") == []
+    assert_no_inline_code(page.text)
 
 
 def test_users_can_be_found_by_part_of_the_name(admin, site):
-    html = admin.get("/admin/users?q=LI").text
-    assert re.findall(r'<tr id="user-(\d+)"', html) == [str(site.alice)]
+    assert account_ids(admin.get("/admin/users?q=LI").text) == [site.alice]
     assert "No account name contains “zzz”." in admin.get("/admin/users?q=zzz").text
 
 
@@ -334,19 +336,20 @@ def test_promote_and_demote(app, admin, site):
     assert "bob is now an admin." in admin.get("/admin/users").text
     response = admin.post(f"/admin/users/{site.bob}/role", data={"role": "user"}, headers=HTMX)
     assert response.status_code == 200
-    assert response.text.strip().startswith(f'<tr id="user-{site.bob}"')
-    assert "Make admin" in response.text and "bob is no longer an admin." in response.text
+    html = parse(response.text)
+    assert html.top["id"] == f"user-{site.bob}"
+    assert html.by_id("flashes").text == "bob is no longer an admin."
     # The pressed button was disabled during the request; focus goes back to it.
-    assert f'id="user-{site.bob}-role" autofocus>' in response.text
+    assert html.top.one("button", "Make admin bob").has("autofocus")
     assert audit_rows(app) == [
         ("set_role", "root", "bob", "user", "admin"),
         ("set_role", "root", "bob", "admin", "user"),
     ]
 
 
-def test_a_promoted_user_reaches_the_admin_area_and_a_demoted_one_no_longer(app, client_for, admin, site):
-    bob = client_for(app)
-    sign_in(bob, site.bob_login)
+def test_a_promoted_user_reaches_the_admin_area_and_a_demoted_one_no_longer(app, admin, site, other_user):
+    bob = app.test_client()
+    sign_in(bob, other_user)
     assert bob.get("/admin/").status_code == 403
     admin.post(f"/admin/users/{site.bob}/role", data={"role": "admin"})
     assert bob.get("/admin/").status_code == 200
@@ -368,14 +371,16 @@ def test_bad_values_are_422_and_change_nothing(app, admin, site, path, data, mes
     assert audit_rows(app) == []
 
 
-def test_disabling_ends_the_users_sessions_at_once(app, client_for, admin, site):
-    alice = AuthActions(client_for(app))
+def test_disabling_ends_the_users_sessions_at_once(app, admin, site):
+    alice = AuthActions(app.test_client())
     assert alice.login("alice", PASSWORD, remember="y").status_code == 303
     assert alice.client.get("/").status_code == 200
     response = admin.post(f"/admin/users/{site.alice}/active", data={"active": "0"}, headers=HTMX)
     assert response.status_code == 200
-    assert "alice is disabled and signed out everywhere." in response.text
-    assert 'class="disabled-row"' in response.text and ">Enable<" in response.text
+    html = parse(response.text)
+    assert html.by_id("flashes").text == "alice is disabled and signed out everywhere."
+    assert "disabled-row" in html.top.classes
+    assert html.top.one("button", "Enable alice")
     assert alice.client.get("/").status_code == 302  # the very next request
     alice.client.delete_cookie("session")
     assert alice.client.get("/").status_code == 302  # nor does "remember me" bring it back
@@ -397,11 +402,12 @@ def test_disabling_ends_the_users_sessions_at_once(app, client_for, admin, site)
 def test_an_admin_cannot_lock_themselves_out(app, admin, site, path, data, message, headers):
     response = admin.post(f"/admin/users/{site.root}/{path}", data={**data, "next": "/admin/users"}, headers=headers)
     assert response.status_code == 409
-    assert message in response.text
+    html = parse(response.text)
+    assert message in html.one("alert").text
     if headers:
-        assert 'class="notice notice-error"' in response.text and "<html" not in response.text
+        assert "<html" not in response.text
     else:
-        assert 'href="/admin/users">Go back</a>' in response.text
+        assert html.one("link", "Go back")["href"] == "/admin/users"
     with app.app_context():
         root = db.session.get(User, site.root)
         assert (root.role, root.active) == ("admin", True)
@@ -423,16 +429,19 @@ def test_the_last_active_admin_rule_reaches_the_page_as_409(app, admin, site, mo
 def test_delete_user_asks_first_naming_what_goes(app, admin, site):
     page = admin.get(f"/admin/users/{site.alice}/delete?next=/admin/users%3Fq%3Da")
     assert page.status_code == 200
-    assert "<strong>2 threads</strong> and\n  <strong>3 messages</strong>" in page.text
-    assert 'name="next" value="/admin/users?q=a"' in page.text
-    link = user_row(admin.get("/admin/users").text, site.alice)
-    assert f'href="/admin/users/{site.alice}/delete?next=/admin/users"' in link
+    html = parse(page.text)
+    assert html.has_text("with everything it owns: 2 threads and 3 messages.")
+    form = html.one("form", action=f"/admin/users/{site.alice}/delete")
+    assert form.one("button").text == "Delete alice and 2 threads"
+    assert [field["value"] for field in form.having(name="next")] == ["/admin/users?q=a"]
+    row = parse(admin.get("/admin/users").text).by_id(f"user-{site.alice}")
+    assert row.one("link", "Delete… alice")["href"] == f"/admin/users/{site.alice}/delete?next=/admin/users"
 
 
 def test_delete_user_confirmation_says_when_it_cannot_be_done(admin, site):
-    page = admin.get(f"/admin/users/{site.root}/delete")
-    assert "You cannot delete your own account." in page.text
-    assert 'action="/admin/users/' not in page.text
+    html = parse(admin.get(f"/admin/users/{site.root}/delete").text)
+    assert html.one("alert").has_text("You cannot delete your own account.")
+    assert html.by_role("form", action=re.compile("^/admin/users/")) == []
 
 
 def test_delete_user_takes_everything_they_own(app, admin, site):
@@ -449,9 +458,9 @@ def test_delete_user_takes_everything_they_own(app, admin, site):
     assert "Deleted the account alice: 2 threads and 3 messages deleted with it." in admin.get("/admin/users").text
 
 
-def test_deleted_users_session_is_over(app, client_for, admin, site):
-    alice = client_for(app)
-    sign_in(alice, site.alice_login)
+def test_deleted_users_session_is_over(app, admin, site, user):
+    alice = app.test_client()
+    sign_in(alice, user)
     admin.post(f"/admin/users/{site.alice}/delete")
     assert alice.get("/").status_code == 302
 
@@ -470,12 +479,13 @@ def test_audit_log_page_shows_who_did_what_newest_first(app, admin, site):
     admin.post(f"/admin/users/{site.bob}/active", data={"active": "0"})
     admin.post(f"/admin/users/{site.alice}/delete")
     html = admin.get("/admin/audit").text
-    actions = re.findall(r"<td>(Renamed a thread|Deleted an account|Disabled an account)</td>", html)
-    assert actions == ["Deleted an account", "Disabled an account", "Renamed a thread"]
     assert "<img src=x" not in html and "<script>alert" not in html
     assert "&lt;img src=x" in html
-    assert f'thread <code class="id">{site.older}</code>' in html
-    assert '<caption id="audit-caption">' in html
+    table = parse(html).one("table", "Admin actions, newest first")
+    events = [row.columns for row in table.by_role("row")[1:]]
+    assert [event["What"].text for event in events] == ["Deleted an account", "Disabled an account", "Renamed a thread"]
+    assert events[2]["Which"].text == f"thread {site.older}"
+    assert events[2]["After"].text == XSS
     assert_no_inline_code(html)
 
 
@@ -484,44 +494,40 @@ def test_audit_log_pages_by_cursor(app, admin, site, seed):
         for i in range(60):
             db.session.add(AuditEvent(actor_name="root", action="set_role", target_type="user",
                                       target_id=str(site.bob), old_value=str(i)))
-    first = admin.get("/admin/audit").text
-    assert first.count("<tr>") == 51  # a header row and 50 events
-    next_url = re.search(r'href="([^"]+)" rel="next"', first).group(1)
-    second = admin.get(next_url).text
-    assert second.count("<tr>") == 11
-    assert 'rel="next"' not in second
+    first = parse(admin.get("/admin/audit").text)
+    assert len(first.one("table").by_role("row")) == 51  # a header row and 50 events
+    (next_page,) = first.having(rel="next")
+    second = parse(admin.get(next_page["href"]).text)
+    assert len(second.one("table").by_role("row")) == 11
+    assert second.having(rel="next") == []
 
 
 def test_audit_log_names_the_command_line_and_deleted_actors(app, admin, site, seed):
     with seed():
         db.session.add(AuditEvent(actor_name="command line", action="set_role", target_type="user", target_id="1"))
         db.session.add(AuditEvent(actor_name="gone", action="set_role", target_type="user", target_id="1"))
-    html = admin.get("/admin/audit").text
-    assert "<em>command line</em>" in html
-    assert "gone <span class=\"hint\">(account deleted)</span>" in html
+    table = parse(admin.get("/admin/audit").text).one("table")
+    gone, command_line = (row.columns["Who"] for row in table.by_role("row")[1:])
+    assert command_line.one("emphasis").text == "command line"
+    assert gone.text == "gone (account deleted)"
 
 
 # --- CSRF ------------------------------------------------------------------------------------
 
 
-def test_admin_posts_need_the_csrf_token(make_app, client_for, site_factory=None):
-    app = make_app(WTF_CSRF_ENABLED=True)
-    client = client_for(app)
-    with app.app_context():
-        root, alice = add_user("root", "admin"), add_user("alice")
-        thread = add_thread(alice, "Keep")
-        db.session.commit()
-        root_login, thread_id, alice_id = root.get_id(), thread.id, alice.id
-    sign_in(client, root_login)
+def test_admin_posts_need_the_csrf_token(app, csrf_app, admin_user, user, make_thread):
+    thread_id = make_thread(user, "Keep")
+    client = csrf_app.test_client()
+    sign_in(client, admin_user)
     for path, data in [
         (f"/admin/conversations/{thread_id}/title", {"title": "x"}),
         (f"/admin/conversations/{thread_id}/delete", {}),
-        (f"/admin/users/{alice_id}/role", {"role": "admin"}),
-        (f"/admin/users/{alice_id}/active", {"active": "0"}),
-        (f"/admin/users/{alice_id}/delete", {}),
+        (f"/admin/users/{user.id}/role", {"role": "admin"}),
+        (f"/admin/users/{user.id}/active", {"active": "0"}),
+        (f"/admin/users/{user.id}/delete", {}),
     ]:
         assert client.post(path, data=data).status_code == 400
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/conversations").text).group(1)
+    token = parse(client.get("/admin/conversations").text).having(name="csrf_token")[0]["value"]
     response = client.post(f"/admin/conversations/{thread_id}/title", data={"title": "Fine"}, headers={**HTMX, "X-CSRFToken": token})
     assert response.status_code == 200
     assert audit_rows(app) == [("rename_thread", "root", "alice", "Keep", "Fine")]
@@ -531,16 +537,14 @@ def test_admin_posts_need_the_csrf_token(make_app, client_for, site_factory=None
 
 
 @pytest.mark.parametrize("owners", [2, 40])
-def test_admin_pages_run_a_fixed_number_of_queries(app, admin, site, seed, owners):
-    from tests.test_chat import count_queries
-
+def test_admin_pages_run_a_fixed_number_of_queries(admin, site, seed, count_queries, owners):
     with seed():
         for i in range(owners):
             user = add_user(f"owner{i:02}")
             add_thread(user, f"thread {i}", messages=1)
-    with count_queries(app) as conversations:
+    with count_queries() as conversations:
         assert admin.get("/admin/conversations").status_code == 200
-    with count_queries(app) as users:
+    with count_queries() as users:
         assert admin.get("/admin/users").status_code == 200
     # the signed-in admin, then one page query (threads with owners; accounts and their thread counts)
     assert len(conversations) == 2, conversations

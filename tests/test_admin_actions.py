@@ -4,12 +4,10 @@ keep at least one admin able to sign in."""
 from __future__ import annotations
 
 import threading
-import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import event, func, select, update
 
 from tests.factories import add_thread, add_user
 from webapp.administration import (
@@ -403,23 +401,8 @@ def test_title_search_has_limits(q, message):
         title_words(q)
 
 
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
-def test_a_page_of_threads_is_one_query_whatever_the_number_of_owners(many):
-    with statements() as seen:
+def test_a_page_of_threads_is_one_query_whatever_the_number_of_owners(many, count_queries):
+    with count_queries() as seen:
         rows = list_all_conversations(limit=50).items
         assert {row.owner_name for row in rows} == {"ann", "Ben", "cat"}
     assert len(seen) == 1, seen
@@ -468,12 +451,12 @@ def test_the_admin_table_walks_an_index_in_order(many, paged, owned, index):
 # --- listing accounts -----------------------------------------------------------------------------
 
 
-def test_accounts_by_username_with_thread_counts_in_two_queries(people):
+def test_accounts_by_username_with_thread_counts_in_two_queries(people, count_queries):
     root, alice, bob, _ = people
     add_thread(bob, "one")
     add_thread(bob, "two")
     db.session.commit()
-    with statements() as seen:
+    with count_queries() as seen:
         page = list_accounts()
         rows = [(row.user.username, row.threads) for row in page.items]
     assert rows == [("Alice", 1), ("bob", 2), ("root", 0)]

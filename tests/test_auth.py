@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from tests.conftest import PASSWORD, AuthActions
+from tests.factories import PASSWORD, AuthActions
+from tests.html import parse
 from webapp.accounts import find_user
 from webapp.extensions import db
 
@@ -27,7 +29,7 @@ def test_first_account_becomes_admin_and_is_signed_in(app, client):
     assert response.headers["Location"] == "/"
     page = client.get("/")
     assert "Founder" in page.text
-    assert 'href="/admin/"' in page.text
+    assert parse(page.text).one("link", "Admin")["href"] == "/admin/"
     with app.app_context():
         assert find_user("founder").role == "admin"
 
@@ -36,7 +38,7 @@ def test_later_accounts_are_plain_users(app, client):
     register(client, "first")
     client.post("/logout")
     register(client, "second")
-    assert 'href="/admin/"' not in client.get("/").text
+    assert parse(client.get("/").text).having(href="/admin/") == []
     with app.app_context():
         assert find_user("second").role == "user"
 
@@ -84,8 +86,7 @@ def test_closed_registration_is_404_once_an_account_exists(make_app, client_for)
 # --- sign in and out ----------------------------------------------------------------
 
 
-def test_login_and_logout(client, auth, make_user):
-    make_user("alice")
+def test_login_and_logout(client, auth, user):
     response = auth.login()
     assert (response.status_code, response.headers["Location"]) == (303, "/")
     assert client.get("/").status_code == 200
@@ -94,8 +95,7 @@ def test_login_and_logout(client, auth, make_user):
     assert client.get("/").status_code == 302
 
 
-def test_logout_needs_post(client, auth, make_user):
-    make_user("alice")
+def test_logout_needs_post(client, auth, user):
     auth.login()
     assert client.get("/logout").status_code == 405
     assert client.get("/").status_code == 200
@@ -106,8 +106,7 @@ def test_login_is_case_insensitive_on_the_username(client, auth, make_user):
     assert auth.login("ALICE").status_code == 303
 
 
-def test_failed_login_says_the_same_for_wrong_user_and_wrong_password(client, auth, make_user):
-    make_user("alice")
+def test_failed_login_says_the_same_for_wrong_user_and_wrong_password(client, auth, user):
     wrong_password = auth.login("alice", "not the password")
     no_such_user = auth.login("nobody", "not the password")
     for response in (wrong_password, no_such_user):
@@ -117,10 +116,9 @@ def test_failed_login_says_the_same_for_wrong_user_and_wrong_password(client, au
     assert client.get("/").status_code == 302
 
 
-def test_login_checks_a_password_hash_even_for_a_missing_user(ctx, make_user, monkeypatch):
+def test_login_checks_a_password_hash_even_for_a_missing_user(ctx, user, monkeypatch):
     import webapp.accounts as accounts
 
-    make_user("alice")
     calls = []
     real = accounts.check_password_hash
     monkeypatch.setattr(accounts, "check_password_hash", lambda h, p: calls.append(h) or real(h, p))
@@ -135,8 +133,7 @@ def disable(app, username):
         db.session.commit()
 
 
-def test_disabled_account_cannot_sign_in(app, client, auth, make_user):
-    make_user("alice")
+def test_disabled_account_cannot_sign_in(app, client, auth, user):
     disable(app, "alice")
     response = auth.login()
     assert response.status_code == 200
@@ -144,8 +141,7 @@ def test_disabled_account_cannot_sign_in(app, client, auth, make_user):
     assert client.get("/").status_code == 302
 
 
-def test_disabling_an_account_ends_its_sessions(app, client, auth, make_user):
-    make_user("alice")
+def test_disabling_an_account_ends_its_sessions(app, client, auth, user):
     auth.login(remember="y")
     assert client.get("/").status_code == 200
     disable(app, "alice")
@@ -153,8 +149,7 @@ def test_disabling_an_account_ends_its_sessions(app, client, auth, make_user):
 
 
 @pytest.mark.parametrize("next_url", ["/settings", "/c/abc?x=1", "/"])
-def test_login_follows_next_inside_the_site(client, auth, make_user, next_url):
-    make_user("alice")
+def test_login_follows_next_inside_the_site(client, user, next_url):
     response = client.post(f"/login?next={next_url}", data={"username": "alice", "password": PASSWORD})
     assert response.headers["Location"] == next_url
 
@@ -172,10 +167,9 @@ def test_login_follows_next_inside_the_site(client, auth, make_user, next_url):
         "evil.example",
     ],
 )
-def test_login_ignores_next_that_leaves_the_site(client, auth, make_user, next_url):
+def test_login_ignores_next_that_leaves_the_site(client, user, next_url):
     from urllib.parse import quote
 
-    make_user("alice")
     response = client.post(
         f"/login?next={quote(next_url, safe='')}", data={"username": "alice", "password": PASSWORD}
     )
@@ -194,20 +188,42 @@ def test_anonymous_htmx_request_gets_401_with_hx_redirect(client):
     assert response.headers["HX-Redirect"].startswith("/login?next=")
 
 
-def test_remember_me_keeps_the_user_signed_in_after_the_session_ends(app, client, auth, make_user):
-    make_user("alice")
+def test_remember_me_keeps_the_user_signed_in_after_the_session_ends(client, auth, user):
     auth.login(remember="y")
     assert client.get_cookie("remember_token") is not None
     client.delete_cookie("session")
     assert client.get("/").status_code == 200
 
 
+@pytest.mark.parametrize("cookie", ["session", "remember_token"])
+def test_signing_out_ends_the_session_and_copies_of_its_cookies(app, client, auth, user, cookie):
+    auth.login(remember="y")
+    copied = client.get_cookie(cookie).value
+    assert auth.logout().headers["Location"] == "/login"
+    replay = app.test_client()
+    replay.set_cookie(cookie, copied)
+    response = replay.get("/settings")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_signing_out_signs_the_account_out_on_every_device(app, client, auth, user):
+    """Sessions are signed cookies that the server keeps no list of: ending
+    one for good means ending the account's session token, which all of
+    them carry (README, "Accounts and security")."""
+    other_device = app.test_client()
+    AuthActions(other_device).login(remember="y")
+    auth.login()
+    auth.logout()
+    assert other_device.get("/").status_code == 302
+    assert AuthActions(other_device).login().status_code == 303
+
+
 # --- password change ------------------------------------------------------------------
 
 
-def test_changing_password_ends_other_sessions_but_not_this_one(app, client_for, make_user):
-    make_user("alice")
-    here, elsewhere = AuthActions(client_for(app)), AuthActions(client_for(app))
+def test_changing_password_ends_other_sessions_but_not_this_one(app, user):
+    here, elsewhere = AuthActions(app.test_client()), AuthActions(app.test_client())
     here.login()
     elsewhere.login(remember="y")
     response = here.client.post(
@@ -224,8 +240,7 @@ def test_changing_password_ends_other_sessions_but_not_this_one(app, client_for,
     assert here.login(password="a brand new password").status_code == 303
 
 
-def test_password_change_needs_the_current_password(app, client, auth, make_user):
-    make_user("alice")
+def test_password_change_needs_the_current_password(client, auth, user):
     auth.login()
     response = client.post(
         "/settings/password",
@@ -237,27 +252,21 @@ def test_password_change_needs_the_current_password(app, client, auth, make_user
     assert auth.login().status_code == 303
 
 
-def test_settings_page_shows_the_password_form(client, auth, make_user):
-    make_user("alice")
+def test_settings_page_shows_the_password_form(client, auth, user):
     auth.login()
     page = client.get("/settings")
     assert page.status_code == 200
-    assert 'name="current_password"' in page.text
+    form = parse(page.text).one("form", action="/settings/password")
+    assert form.by_label("Current password")["name"] == "current_password"
+    assert form.one("button", "Change password")
 
 
 # --- CSRF -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf_app(make_app):
-    app = make_app(WTF_CSRF_ENABLED=True)
-    with app.app_context():
-        db.create_all()
-    return app
-
-
 def csrf_token_from(html: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    """The token a page's form carries."""
+    return parse(html).having(name="csrf_token", type="hidden")[0]["value"]
 
 
 @pytest.mark.parametrize("token", [None, "wrong"])
@@ -291,10 +300,11 @@ def test_htmx_requests_carry_the_csrf_token_in_a_header(csrf_app):
         "/register",
         data={"username": "alice", "password": PASSWORD, "password_confirm": PASSWORD, "csrf_token": token},
     )
-    page = client.get("/settings").text
-    header_token = re.search(r"""hx-headers:inherited='\{"X-CSRFToken": "([^"]+)"\}'""", page)
-    assert header_token, "the body carries the CSRF header for htmx"
-    response = client.post("/logout", headers={"X-CSRFToken": header_token.group(1)})
+    page = parse(client.get("/settings").text)
+    (body,) = page.having(**{"hx-headers:inherited": True})  # what every htmx request sends
+    assert body.tag.name == "body"
+    header_token = json.loads(body["hx-headers:inherited"])["X-CSRFToken"]
+    response = client.post("/logout", headers={"X-CSRFToken": header_token})
     assert response.status_code == 303
 
 

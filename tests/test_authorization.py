@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import add_thread, add_user, sign_in
+from tests.factories import HTMX, add_thread, sign_in
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import AuditEvent, Conversation, Message, User
@@ -90,17 +90,17 @@ def url_for_rule(path: str, ids: SimpleNamespace) -> tuple[str, bool]:
 
 
 @pytest.fixture
-def world(app):
-    """alice owns a thread with one message; bob is another user; root is
-    the admin; carol is the account the /admin/users routes act on."""
+def world(app, user, other_user, admin_user, make_user):
+    """alice (the owner) has a thread with one message; bob is another user;
+    root is the admin; carol is the account the /admin/users routes act on."""
+    carol = make_user("carol")
     with app.app_context():
-        alice, bob, root, carol = add_user("alice"), add_user("bob"), add_user("root", "admin"), add_user("carol")
-        thread = add_thread(alice, "Alice's", messages=1)
+        thread = add_thread(db.session.get(User, user.id), "Alice's", messages=1)
         db.session.commit()
         return SimpleNamespace(
             thread=thread.id,
             target=carol.id,
-            logins={"owner": alice.get_id(), "other user": bob.get_id(), "admin": root.get_id()},
+            accounts={"owner": user, "other user": other_user, "admin": admin_user},
         )
 
 
@@ -127,7 +127,7 @@ CASES = [
 @pytest.mark.parametrize(("path", "method", "endpoint", "role"), CASES)
 def test_route_access(app, client, world, path, method, endpoint, role):
     if role != "anonymous":
-        sign_in(client, world.logins[role])
+        sign_in(client, world.accounts[role])
     url, guessed = url_for_rule(path, world)
     before = snapshot(app)
     response = client.open(url, method=method, data=FORM_DATA.get(endpoint, {}))
@@ -142,7 +142,7 @@ def test_route_access(app, client, world, path, method, endpoint, role):
     if outcome == "sign in":
         assert status == 302, status
         assert response.headers["Location"].startswith("/login?next=")
-        htmx = client.open(url, method=method, data=FORM_DATA.get(endpoint, {}), headers={"HX-Request": "true"})
+        htmx = client.open(url, method=method, data=FORM_DATA.get(endpoint, {}), headers=HTMX)
         assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/login?next=")
     elif outcome == "forbidden":
         assert status == 403, status

@@ -4,37 +4,25 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
+from tests.factories import HTMX
+from tests.html import message_numbers, parse, sidebar_titles
 from webapp.conversations import append_message, create_conversation, title_from_message
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
 
-HTMX = {"HX-Request": "true"}
+SHOW_OLDER = re.compile(r"^/sidebar\?cursor=")
 
 
 @pytest.fixture
-def signed_in(client, auth, make_user):
-    """alice, signed in; returns her id."""
-    alice = make_user("alice")
+def signed_in(client, auth, user):
+    """alice, signed in through the form."""
     auth.login()
-    return alice.id
-
-
-def make_thread(seed, user_id: int, title: str = "A thread", messages: int = 0) -> uuid.UUID:
-    with seed():
-        conversation = create_conversation(db.session.get(User, user_id), title)
-        for i in range(1, messages + 1):
-            append_message(conversation, "user" if i % 2 else "assistant", f"message {i}")
-        return conversation.id
-
-
-def sidebar_titles(html: str) -> list[str]:
-    return re.findall(r'<li class="thread-item[^"]*" id="thread-[^"]+">\s*<a href="[^"]+"[^>]*>([^<]*)</a>', html)
+    return user
 
 
 def thread_id_from(location: str) -> uuid.UUID:
@@ -76,9 +64,8 @@ def test_chat_routes_need_sign_in(client, method, path):
         ("post", "/delete", {}),
     ],
 )
-def test_another_users_thread_is_404_and_untouched(app, client, signed_in, make_user, seed, method, suffix, data):
-    bob = make_user("bob")
-    theirs = make_thread(seed, bob.id, "Bob's", messages=1)
+def test_another_users_thread_is_404_and_untouched(app, client, signed_in, other_user, make_thread, method, suffix, data):
+    theirs = make_thread(other_user, "Bob's", messages=1)
     response = getattr(client, method)(f"/c/{theirs}{suffix}", data=data)
     assert response.status_code == 404
     assert "Not found" in response.text
@@ -93,13 +80,13 @@ def test_malformed_thread_id_is_404(client, signed_in, bad_id):
     assert client.post(f"/c/{bad_id}/messages", data={"content": "hi"}).status_code == 404
 
 
-def test_deleted_thread_is_404_and_htmx_gets_an_inline_notice(client, signed_in, seed):
-    thread = make_thread(seed, signed_in)
+def test_deleted_thread_is_404_and_htmx_gets_an_inline_notice(client, signed_in, make_thread):
+    thread = make_thread(signed_in)
     client.post(f"/c/{thread}/delete")
     assert client.get(f"/c/{thread}").status_code == 404
     response = client.post(f"/c/{thread}/messages", data={"content": "hello?"}, headers=HTMX)
     assert response.status_code == 404
-    assert 'class="notice notice-error"' in response.text
+    assert parse(response.text).one("alert").text.startswith("Not found.")
     assert "<html" not in response.text
 
 
@@ -110,8 +97,9 @@ def test_new_chat_page_has_an_empty_pane_and_a_composer(client, signed_in):
     page = client.get("/")
     assert page.status_code == 200
     assert "No chats yet" in page.text
-    assert '<form id="composer" method="post" action="/c"' in page.text
-    assert 'name="content"' in page.text
+    composer = parse(page.text).by_id("composer")
+    assert (composer["method"], composer["action"]) == ("post", "/c")
+    assert composer.by_label("Message")["name"] == "content"
 
 
 def test_first_message_creates_the_thread_and_titles_it(app, client, signed_in):
@@ -119,10 +107,11 @@ def test_first_message_creates_the_thread_and_titles_it(app, client, signed_in):
     assert response.status_code == 303
     thread = thread_id_from(response.headers["Location"])
     page = client.get(response.headers["Location"]).text
-    assert "<h1 id=\"pane-title\">Plan a weekend in Lisbon</h1>" in page
+    html = parse(page)
+    assert html.one("region", "Plan a weekend in Lisbon").one("heading", level=1).text == "Plan a weekend in Lisbon"
     assert "Plan a weekend in Lisbon\nwith two kids" in page
     assert sidebar_titles(page) == ["Plan a weekend in Lisbon"]
-    assert f'id="thread-{thread}"' in page and 'aria-current="page"' in page
+    assert html.by_id(f"thread-{thread}").one("link", "Plan a weekend in Lisbon")["aria-current"] == "page"
 
 
 def test_first_message_over_htmx_swaps_in_the_thread_and_pushes_its_url(app, client, signed_in):
@@ -131,9 +120,10 @@ def test_first_message_over_htmx_swaps_in_the_thread_and_pushes_its_url(app, cli
     with app.app_context():
         thread = db.session.scalar(select(Conversation.id))
     assert response.headers["HX-Push-Url"] == f"/c/{thread}"
-    assert response.text.lstrip().startswith('<section id="pane"')
-    assert f'action="/c/{thread}/messages"' in response.text
-    assert '<div id="thread-groups" class="sidebar-scroll" hx-swap-oob="true">' in response.text
+    html = parse(response.text)
+    assert html.top["id"] == "pane"
+    assert html.by_id("composer")["action"] == f"/c/{thread}/messages"
+    assert html.by_id("thread-groups")["hx-swap-oob"] == "true"
     assert sidebar_titles(response.text) == ["Hello there"]
 
 
@@ -142,6 +132,8 @@ def test_first_message_over_htmx_swaps_in_the_thread_and_pushes_its_url(app, cli
     [
         ("", "Write a message before sending."),
         ("   \n\t ", "Write a message before sending."),
+        # Zero-width space and joiner, soft hyphen: nothing to see.
+        ("\u200b\u200d\u00ad", "Write a message before sending."),
         ("x" * 16_001, "at most 16,000 characters; this one has 16,001"),
     ],
 )
@@ -153,7 +145,7 @@ def test_bad_first_message_is_refused_keeps_the_text_and_stores_nothing(app, cli
     if content.strip():
         assert content in response.text
     if headers:
-        assert response.text.lstrip().startswith('<form id="composer"')
+        assert parse(response.text).top["id"] == "composer"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Conversation)) == 0
 
@@ -161,9 +153,9 @@ def test_bad_first_message_is_refused_keeps_the_text_and_stores_nothing(app, cli
 # --- posting -----------------------------------------------------------------------------
 
 
-def test_posting_appends_and_moves_the_thread_to_the_top(app, client, signed_in, seed):
-    older = make_thread(seed, signed_in, "Older", messages=1)
-    make_thread(seed, signed_in, "Newer")
+def test_posting_appends_and_moves_the_thread_to_the_top(app, client, signed_in, make_thread):
+    older = make_thread(signed_in, "Older", messages=1)
+    make_thread(signed_in, "Newer")
     assert sidebar_titles(client.get("/").text) == ["Newer", "Older"]
     response = client.post(f"/c/{older}/messages", data={"content": "Back to this one"})
     assert (response.status_code, response.headers["Location"]) == (303, f"/c/{older}")
@@ -172,21 +164,23 @@ def test_posting_appends_and_moves_the_thread_to_the_top(app, client, signed_in,
     assert "Back to this one" in page
 
 
-def test_posting_over_htmx_returns_the_message_a_fresh_composer_and_the_sidebar(app, client, signed_in, seed):
-    older = make_thread(seed, signed_in, "Older")
-    make_thread(seed, signed_in, "Newer")
+def test_posting_over_htmx_returns_the_message_a_fresh_composer_and_the_sidebar(app, client, signed_in, make_thread):
+    older = make_thread(signed_in, "Older")
+    make_thread(signed_in, "Newer")
     response = client.post(f"/c/{older}/messages", data={"content": "**bold** <b>tag</b>"}, headers=HTMX)
     assert response.status_code == 200
-    html = response.text
-    assert html.lstrip().startswith('<article id="message-')
-    assert "**bold** &lt;b&gt;tag&lt;/b&gt;" in html  # a user's text is shown as typed
-    assert '<form id="composer"' in html and 'hx-swap-oob="true"' in html
-    assert "></textarea>" in html  # emptied
-    assert sidebar_titles(html) == ["Older", "Newer"]
+    html = parse(response.text)
+    assert html.top.role == "article"
+    assert html.top.has_text("**bold** <b>tag</b>")
+    assert "**bold** &lt;b&gt;tag&lt;/b&gt;" in response.text  # a user's text is shown as typed
+    composer = html.by_id("composer")
+    assert composer["hx-swap-oob"] == "true"
+    assert composer.by_label("Message").text == ""  # emptied
+    assert sidebar_titles(response.text) == ["Older", "Newer"]
 
 
-def test_a_100_kb_message_is_refused_and_kept_in_the_composer(app, client, signed_in, seed):
-    thread = make_thread(seed, signed_in)
+def test_a_100_kb_message_is_refused_and_kept_in_the_composer(app, client, signed_in, make_thread):
+    thread = make_thread(signed_in)
     text = "y" * 100_000
     response = client.post(f"/c/{thread}/messages", data={"content": text}, headers=HTMX)
     assert response.status_code == 422
@@ -199,35 +193,37 @@ def test_a_100_kb_message_is_refused_and_kept_in_the_composer(app, client, signe
 # --- the message pane ---------------------------------------------------------------------
 
 
-def test_thread_page_shows_the_latest_50_oldest_first_with_load_earlier(client, signed_in, seed):
-    thread = make_thread(seed, signed_in, messages=120)
+def test_thread_page_shows_the_latest_50_oldest_first_with_load_earlier(client, signed_in, make_thread):
+    thread = make_thread(signed_in, messages=120)
     page = client.get(f"/c/{thread}").text
-    shown = [int(n) for n in re.findall(r">message (\d+)<", page)]
-    assert shown == list(range(71, 121))
-    assert f'href="/c/{thread}/messages?before=71"' in page
+    assert message_numbers(page) == list(range(71, 121))
+    load = parse(page).one("link", "Load earlier messages")
+    assert re.fullmatch(rf"/c/{thread}/messages\?before=\w+", load["href"])
 
 
-def test_load_earlier_over_htmx_returns_the_page_above(client, signed_in, seed):
-    thread = make_thread(seed, signed_in, messages=120)
-    response = client.get(f"/c/{thread}/messages?before=71", headers=HTMX)
-    shown = [int(n) for n in re.findall(r">message (\d+)<", response.text)]
-    assert shown == list(range(21, 71))
-    assert response.text.lstrip().startswith('<a class="load-earlier')
-    last = client.get(f"/c/{thread}/messages?before=21", headers=HTMX).text
-    assert [int(n) for n in re.findall(r">message (\d+)<", last)] == list(range(1, 21))
-    assert "load-earlier" not in last
+def test_load_earlier_over_htmx_returns_the_page_above(client, signed_in, make_thread):
+    thread = make_thread(signed_in, messages=120)
+    load = parse(client.get(f"/c/{thread}").text).one("link", "Load earlier messages")
+    response = client.get(load["href"], headers=HTMX)
+    assert message_numbers(response.text) == list(range(21, 71))
+    load = parse(response.text).top
+    assert (load.role, load.name) == ("link", "Load earlier messages")
+    last = client.get(load["href"], headers=HTMX).text
+    assert message_numbers(last) == list(range(1, 21))
+    assert parse(last).by_role("link", "Load earlier messages") == []
 
 
-def test_load_earlier_without_javascript_is_a_full_page(client, signed_in, seed):
-    thread = make_thread(seed, signed_in, messages=60)
-    page = client.get(f"/c/{thread}/messages?before=11")
+def test_load_earlier_without_javascript_is_a_full_page(client, signed_in, make_thread):
+    thread = make_thread(signed_in, messages=60)
+    load = parse(client.get(f"/c/{thread}").text).one("link", "Load earlier messages")
+    page = client.get(load["href"])
     assert page.status_code == 200
     assert "<html" in page.text
-    assert [int(n) for n in re.findall(r">message (\d+)<", page.text)] == list(range(1, 11))
+    assert message_numbers(page.text) == list(range(1, 11))
 
 
-def test_bad_message_cursor_is_422(client, signed_in, seed):
-    thread = make_thread(seed, signed_in, messages=2)
+def test_bad_message_cursor_is_422(client, signed_in, make_thread):
+    thread = make_thread(signed_in, messages=2)
     response = client.get(f"/c/{thread}/messages?before=abc")
     assert response.status_code == 422
     assert "cursor is not valid" in response.text
@@ -235,7 +231,7 @@ def test_bad_message_cursor_is_422(client, signed_in, seed):
 
 def test_assistant_markdown_renders_and_hostile_input_stays_inert(client, signed_in, seed):
     with seed():
-        conversation = create_conversation(db.session.get(User, signed_in), "<img src=x onerror=alert(1)>")
+        conversation = create_conversation(db.session.get(User, signed_in.id), "<img src=x onerror=alert(1)>")
         append_message(conversation, "assistant", "# Hi\n\n[x](javascript:alert(1)) [ok](https://example.org)\n\n<script>alert(1)</script>\n\n```python\nprint(1)\n```")
         append_message(conversation, "user", "<img src=x onerror=alert(1)> [x](javascript:alert(1))")
         thread = conversation.id
@@ -243,56 +239,64 @@ def test_assistant_markdown_renders_and_hostile_input_stays_inert(client, signed
     assert "<script>alert(1)</script>" not in page
     assert "<img src=x" not in page
     assert 'href="javascript' not in page
-    assert '<a href="https://example.org" rel="noopener noreferrer nofollow">ok</a>' in page
-    assert '<span class="hl-nb">print</span>' in page
+    html = parse(page)
+    assert html.having(href=re.compile(r"(?i)^\s*javascript:")) == []
+    link = html.one("link", "ok")
+    assert (link["href"], link["rel"]) == ("https://example.org", "noopener noreferrer nofollow")
+    assert [word.classes for word in html.by_text("print")] == [{"hl-nb"}]  # highlighted as a builtin
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 # --- rename -------------------------------------------------------------------------------
 
 
-def test_rename_moves_the_thread_to_the_top(client, signed_in, seed):
-    first = make_thread(seed, signed_in, "First")
-    make_thread(seed, signed_in, "Second")
+def test_rename_moves_the_thread_to_the_top(client, signed_in, make_thread):
+    first = make_thread(signed_in, "First")
+    make_thread(signed_in, "Second")
     response = client.post(f"/c/{first}/title", data={"title": "  Renamed  "})
     assert (response.status_code, response.headers["Location"]) == (303, f"/c/{first}")
     assert sidebar_titles(client.get("/").text) == ["Renamed", "Second"]
 
 
-def test_rename_over_htmx_updates_header_and_sidebar(client, signed_in, seed):
-    thread = make_thread(seed, signed_in, "Old")
+def test_rename_over_htmx_updates_header_and_sidebar(client, signed_in, make_thread):
+    thread = make_thread(signed_in, "Old")
     response = client.post(
         f"/c/{thread}/title", data={"title": "New <b>name</b>"},
         headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{thread}"},
     )
     assert response.status_code == 200
-    assert '<header id="pane-header" class="pane-header" hx-swap-oob="true">' in response.text
+    html = parse(response.text)
+    header = html.by_id("pane-header")
+    assert header["hx-swap-oob"] == "true"
+    assert header.one("heading", level=1).text == "New <b>name</b>"
     assert "New &lt;b&gt;name&lt;/b&gt;" in response.text
-    assert 'aria-current="page"' in response.text
+    assert html.texts("link", aria_current="page") == ["New <b>name</b>"]
 
 
-def test_rename_over_htmx_of_another_thread_leaves_the_open_one_alone(client, signed_in, seed):
-    shown = make_thread(seed, signed_in, "Open")
-    other = make_thread(seed, signed_in, "Other")
+def test_rename_over_htmx_of_another_thread_leaves_the_open_one_alone(client, signed_in, make_thread):
+    shown = make_thread(signed_in, "Open")
+    other = make_thread(signed_in, "Other")
     response = client.post(
         f"/c/{other}/title", data={"title": "Renamed"},
         headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{shown}"},
     )
     assert response.status_code == 200
-    assert 'id="pane-header"' not in response.text  # the header shows "Open", and stays
+    html = parse(response.text)
+    assert html.find_id("pane-header") is None  # the header shows "Open", and stays
     assert sidebar_titles(response.text) == ["Renamed", "Open"]
-    assert f'<li class="thread-item current" id="thread-{shown}">' in response.text
+    assert "current" in html.by_id(f"thread-{shown}").classes
+    assert html.texts("link", aria_current="page") == ["Open"]
 
 
-@pytest.mark.parametrize("title", ["", "   ", "z" * 256])
-def test_bad_rename_is_refused_and_keeps_the_title(app, client, signed_in, seed, title):
-    thread = make_thread(seed, signed_in, "Keep me")
+@pytest.mark.parametrize("title", ["", "   ", "\u200b\u2060", "z" * 256])
+def test_bad_rename_is_refused_and_keeps_the_title(app, client, signed_in, make_thread, title):
+    thread = make_thread(signed_in, "Keep me")
     response = client.post(f"/c/{thread}/title", data={"title": title})
     assert response.status_code == 422
-    assert 'aria-invalid="true"' in response.text
+    assert parse(response.text).one("textbox", "Rename")["aria-invalid"] == "true"
     htmx = client.post(f"/c/{thread}/title", data={"title": title}, headers=HTMX)
     assert htmx.status_code == 422
-    assert 'class="notice notice-error"' in htmx.text
+    assert parse(htmx.text).one("alert")
     with app.app_context():
         assert db.session.get(Conversation, thread).title == "Keep me"
 
@@ -300,8 +304,8 @@ def test_bad_rename_is_refused_and_keeps_the_title(app, client, signed_in, seed,
 # --- delete --------------------------------------------------------------------------------
 
 
-def test_delete_removes_the_thread_and_its_messages(app, client, signed_in, seed):
-    thread = make_thread(seed, signed_in, "Doomed", messages=3)
+def test_delete_removes_the_thread_and_its_messages(app, client, signed_in, make_thread):
+    thread = make_thread(signed_in, "Doomed", messages=3)
     response = client.post(f"/c/{thread}/delete")
     assert (response.status_code, response.headers["Location"]) == (303, "/")
     with app.app_context():
@@ -309,31 +313,33 @@ def test_delete_removes_the_thread_and_its_messages(app, client, signed_in, seed
     assert "Doomed" not in client.get("/").text
 
 
-def test_delete_over_htmx_of_the_open_thread_returns_home(client, signed_in, seed):
-    thread = make_thread(seed, signed_in)
+def test_delete_over_htmx_of_the_open_thread_returns_home(client, signed_in, make_thread):
+    thread = make_thread(signed_in)
     response = client.post(
         f"/c/{thread}/delete", headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{thread}"}
     )
     assert response.headers["HX-Redirect"] == "/"
 
 
-def test_delete_over_htmx_from_another_page_updates_the_sidebar(client, signed_in, seed):
-    doomed = make_thread(seed, signed_in, "Doomed")
-    make_thread(seed, signed_in, "Kept")
+def test_delete_over_htmx_from_another_page_updates_the_sidebar(client, signed_in, make_thread):
+    doomed = make_thread(signed_in, "Doomed")
+    make_thread(signed_in, "Kept")
     response = client.post(f"/c/{doomed}/delete", headers={**HTMX, "HX-Current-URL": "http://localhost/"})
     assert "HX-Redirect" not in response.headers
     assert sidebar_titles(response.text) == ["Kept"]
     assert "The chat is deleted." in response.text
 
 
-def test_delete_over_htmx_from_another_thread_keeps_it_highlighted(client, signed_in, seed):
-    doomed = make_thread(seed, signed_in, "Doomed")
-    shown = make_thread(seed, signed_in, "Open")
+def test_delete_over_htmx_from_another_thread_keeps_it_highlighted(client, signed_in, make_thread):
+    doomed = make_thread(signed_in, "Doomed")
+    shown = make_thread(signed_in, "Open")
     response = client.post(
         f"/c/{doomed}/delete", headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{shown}?x=1"}
     )
     assert sidebar_titles(response.text) == ["Open"]
-    assert f'<li class="thread-item current" id="thread-{shown}">' in response.text
+    html = parse(response.text)
+    assert "current" in html.by_id(f"thread-{shown}").classes
+    assert html.texts("link", aria_current="page") == ["Open"]
 
 
 # --- sidebar -----------------------------------------------------------------------------------
@@ -341,33 +347,34 @@ def test_delete_over_htmx_from_another_thread_keeps_it_highlighted(client, signe
 
 def test_sidebar_pages_by_cursor_until_the_end(app, client, signed_in, seed):
     with seed():
-        user = db.session.get(User, signed_in)
+        user = db.session.get(User, signed_in.id)
         for i in range(120):
             create_conversation(user, f"t{i:03}")
     page = client.get("/").text
     first = sidebar_titles(page)
     assert len(first) == 50
-    cursor = re.search(r'hx-get="/sidebar\?cursor=([^"]+)"', page).group(1)
-    second = client.get(f"/sidebar?cursor={cursor}", headers=HTMX).text
+    (loader,) = parse(page).having(hx_get=SHOW_OLDER)  # htmx asks for it when it scrolls into view
+    second = client.get(loader["hx-get"], headers=HTMX).text
     assert len(sidebar_titles(second)) == 50
-    cursor = re.search(r'hx-get="/sidebar\?cursor=([^"]+)"', second).group(1)
-    third = client.get(f"/sidebar?cursor={cursor}", headers=HTMX).text
+    (loader,) = parse(second).having(hx_get=SHOW_OLDER)
+    third = client.get(loader["hx-get"], headers=HTMX).text
     assert len(sidebar_titles(third)) == 20
-    assert "/sidebar?cursor=" not in third
+    assert parse(third).having(hx_get=SHOW_OLDER) == parse(third).having(href=SHOW_OLDER) == []
     everything = first + sidebar_titles(second) + sidebar_titles(third)
     assert sorted(everything) == sorted(f"t{i:03}" for i in range(120))
     assert len(set(everything)) == 120
     # The continuing group does not repeat its heading.
-    assert "<h2>" not in second
+    assert parse(second).by_role("heading") == []
 
 
 def test_sidebar_next_page_without_javascript_is_a_full_page(client, signed_in, seed):
     with seed():
-        user = db.session.get(User, signed_in)
+        user = db.session.get(User, signed_in.id)
         for i in range(55):
             create_conversation(user, f"t{i:03}")
-    cursor = re.search(r'href="/sidebar\?cursor=([^"]+)"', client.get("/").text).group(1)
-    page = client.get(f"/sidebar?cursor={cursor}")
+    older = parse(client.get("/").text).one("link", "Show older chats")
+    assert SHOW_OLDER.match(older["href"])
+    page = client.get(older["href"])
     assert "<html" in page.text
     assert len(sidebar_titles(page.text)) == 5
 
@@ -376,15 +383,15 @@ def test_sidebar_groups_threads_by_last_activity(app, client, signed_in, seed):
     now = datetime.now(timezone.utc)
     ages = {"today": 0, "yesterday": 1, "week": 5, "month": 20, "old": 90}
     with seed():
-        user = db.session.get(User, signed_in)
+        user = db.session.get(User, signed_in.id)
         for title, days in ages.items():
             conversation = create_conversation(user, title)
             db.session.execute(
                 update(Conversation).where(Conversation.id == conversation.id)
                 .values(updated_at=now - timedelta(days=days))
             )
-    sidebar = client.get("/").text.split('id="thread-groups"')[1].split("</nav>")[0]
-    headings = re.findall(r"<h2>([^<]+)</h2>", sidebar)
+    sidebar = parse(client.get("/").text).by_id("thread-groups")
+    headings = sidebar.texts("heading", level=2)
     assert headings == ["Today", "Yesterday", "Previous 7 days", "Previous 30 days", "Older"]
 
 
@@ -418,10 +425,9 @@ def test_viewer_time_zone_comes_from_the_cookie(app, cookie, zone):
         assert str(viewer_timezone()) == zone
 
 
-def test_sidebar_only_ever_lists_the_viewers_threads(client, signed_in, make_user, seed):
-    bob = make_user("bob")
-    make_thread(seed, bob.id, "Bob's secret")
-    make_thread(seed, signed_in, "Mine")
+def test_sidebar_only_ever_lists_the_viewers_threads(client, signed_in, other_user, make_thread):
+    make_thread(other_user, "Bob's secret")
+    make_thread(signed_in, "Mine")
     assert sidebar_titles(client.get("/").text) == ["Mine"]
     assert "Bob's secret" not in client.get("/sidebar", headers=HTMX).text
 
@@ -429,35 +435,19 @@ def test_sidebar_only_ever_lists_the_viewers_threads(client, signed_in, make_use
 # --- cost is flat -------------------------------------------------------------------------------
 
 
-@contextmanager
-def count_queries(app):
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 @pytest.mark.parametrize("size", [3, 150])
-def test_thread_page_and_sidebar_run_a_fixed_number_of_queries(app, client, signed_in, seed, size):
+def test_thread_page_and_sidebar_run_a_fixed_number_of_queries(client, signed_in, seed, make_thread, count_queries, size):
     with seed():
-        user = db.session.get(User, signed_in)
+        user = db.session.get(User, signed_in.id)
         for i in range(size):
             create_conversation(user, f"t{i}")
-    thread = make_thread(seed, signed_in, "big", messages=size)
-    with count_queries(app) as thread_page:
+    thread = make_thread(signed_in, "big", messages=size)
+    with count_queries() as thread_page:
         assert client.get(f"/c/{thread}").status_code == 200
-    with count_queries(app) as sidebar:
+    with count_queries() as sidebar:
         assert client.get("/sidebar", headers=HTMX).status_code == 200
-    # user, thread, messages, sidebar page; user, sidebar page
-    assert len(thread_page) == 4, thread_page
+    # user, thread, the branch's messages, their versions, sidebar page; user, sidebar page
+    assert len(thread_page) == 5, thread_page
     assert len(sidebar) == 2, sidebar
 
 
@@ -472,6 +462,7 @@ def test_thread_page_and_sidebar_run_a_fixed_number_of_queries(app, client, sign
         ("word " * 30, "word word word word word word word word word word word word…"),
         ("x" * 100, "x" * 60 + "…"),
         ("tabs\tand   spaces", "tabs and spaces"),
+        ("\u200b\nThe first line with something to see", "The first line with something to see"),
     ],
 )
 def test_title_from_message(content, title):
@@ -479,11 +470,28 @@ def test_title_from_message(content, title):
     assert len(title) <= 61
 
 
+# A right-to-left override reverses everything after it up to the end of its
+# paragraph, unless the text holding it is isolated (dir="auto", <bdi>).
+OVERRIDDEN = "\u202eevil title"
+
+
+def assert_isolated(page, text: str) -> None:
+    shown = page.by_text(text)
+    assert shown, f"{text!r} is not on the page"
+    assert [e for e in shown if e.get("dir") != "auto" and e.tag.name != "bdi"] == []
+
+
+@pytest.mark.parametrize("path", ["/", "/c/{thread}", "/search?q=evil"], ids=["sidebar", "thread header", "search"])
+def test_a_title_is_shown_isolated_from_the_text_around_it(client, signed_in, make_thread, path):
+    thread = make_thread(signed_in, OVERRIDDEN)
+    assert_isolated(parse(client.get(path.format(thread=thread)).text), OVERRIDDEN)
+
+
 # --- thread settings ----------------------------------------------------------------------------
 
 
-def test_thread_settings_are_saved_and_validated(app, client, signed_in, make_user, seed):
-    thread = make_thread(seed, signed_in)
+def test_thread_settings_are_saved_and_validated(app, client, signed_in, other_user, make_thread):
+    thread = make_thread(signed_in)
     response = client.post(f"/c/{thread}/settings", data={"model": "m" * 201, "system_prompt": ""})
     assert response.status_code == 422
     assert "at most 200 characters" in response.text
@@ -493,43 +501,43 @@ def test_thread_settings_are_saved_and_validated(app, client, signed_in, make_us
     with app.app_context():
         conversation = db.session.get(Conversation, thread)
         assert (conversation.model, conversation.system_prompt) == ("llama3", "Be kind.")
-    bob = make_user("bob")
-    theirs = make_thread(seed, bob.id)
+    theirs = make_thread(other_user)
     assert client.post(f"/c/{theirs}/settings", data={"model": "x"}).status_code == 404
 
 
-def test_sidebar_menus_load_their_forms_when_opened(client, signed_in, make_user, seed):
-    thread = make_thread(seed, signed_in, "Menu me")
-    page = client.get("/").text
-    assert f'hx-get="/c/{thread}/menu"' in page
-    assert f'action="/c/{thread}/title"' not in page  # not on the page until asked for
-    menu = client.get(f"/c/{thread}/menu", headers=HTMX)
-    assert f'action="/c/{thread}/title"' in menu.text and f'action="/c/{thread}/delete"' in menu.text
+def test_sidebar_menus_load_their_forms_when_opened(client, signed_in, other_user, make_thread):
+    thread = make_thread(signed_in, "Menu me")
+    page = parse(client.get("/").text)
+    assert page.by_id(f"thread-{thread}").having(hx_get=f"/c/{thread}/menu")
+    assert page.by_role("form", action=f"/c/{thread}/title") == []  # not on the page until asked for
+    menu = parse(client.get(f"/c/{thread}/menu", headers=HTMX).text)
+    assert menu.one("form", action=f"/c/{thread}/title").by_label("Rename")
+    assert menu.one("form", action=f"/c/{thread}/delete").one("button", "Delete chat")
     assert client.get(f"/c/{thread}/menu").headers["Location"] == f"/c/{thread}"
-    bob = make_user("bob")
-    assert client.get(f"/c/{make_thread(seed, bob.id)}/menu", headers=HTMX).status_code == 404
+    assert client.get(f"/c/{make_thread(other_user)}/menu", headers=HTMX).status_code == 404
 
 
 # --- export -------------------------------------------------------------------------------------
 
 
-def test_export_markdown_and_json_in_order(client, signed_in, make_user, seed):
+def test_export_markdown_and_json_in_order(client, signed_in, other_user, make_thread):
     import json
 
-    thread = make_thread(seed, signed_in, "Trip: Lisbon/Porto", messages=3)
-    page = client.get(f"/c/{thread}").text
-    assert f'href="/c/{thread}/export.md"' in page and f'href="/c/{thread}/export.json"' in page
+    thread = make_thread(signed_in, "Trip: Lisbon/Porto", messages=3)
+    page = parse(client.get(f"/c/{thread}").text)
+    assert page.one("link", "Markdown")["href"] == f"/c/{thread}/export.md"
+    assert page.one("link", "JSON")["href"] == f"/c/{thread}/export.json"
     md = client.get(f"/c/{thread}/export.md")
     assert md.status_code == 200
+    assert md.headers["Content-Type"] == "text/markdown; charset=utf-8"
     assert md.headers["Content-Disposition"] == 'attachment; filename="trip-lisbon-porto.md"'
     text = md.get_data(as_text=True)
     assert text.startswith("# Trip: Lisbon/Porto\n")
-    assert text.index("message 1") < text.index("message 2") < text.index("message 3")
+    assert text.index("Message 001") < text.index("Message 002") < text.index("Message 003")
     assert "## Assistant, " in text
     data = json.loads(client.get(f"/c/{thread}/export.json").get_data(as_text=True))
     assert data["conversation"]["id"] == str(thread)
-    assert [m["content"] for m in data["messages"]] == ["message 1", "message 2", "message 3"]
-    bob = make_user("bob")
-    theirs = make_thread(seed, bob.id)
+    assert [m["content"] for m in data["messages"]] == ["Message 001", "Message 002", "Message 003"]
+    theirs = make_thread(other_user)
     assert client.get(f"/c/{theirs}/export.md").status_code == 404
     assert client.get(f"/c/{theirs}/export.json").status_code == 404

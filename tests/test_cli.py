@@ -32,24 +32,13 @@ def test_create_admin_refuses_a_short_password(app, runner):
 
 
 def test_create_admin_refuses_an_existing_name(app, runner, make_user):
-    with app.app_context():
-        make_user("root")
-        db.session.remove()
+    make_user("root")
     result = runner.invoke(args=["create-admin", "ROOT", "--password-stdin"], input="a long password\n")
     assert result.exit_code == 1
     assert "exists already" in result.output
 
 
 # --- set-role -----------------------------------------------------------------------------
-
-
-def add_accounts(app, *accounts):
-    from tests.factories import add_user
-
-    with app.app_context():
-        for username, role, active in accounts:
-            add_user(username, role, active=active)
-        db.session.commit()
 
 
 def role_and_audit(app, username):
@@ -64,49 +53,48 @@ def role_and_audit(app, username):
         return find_user(username).role, logged
 
 
-def test_set_role_promotes_and_is_audited_as_the_command_line(app, runner):
-    add_accounts(app, ("root", "admin", True), ("Alice", "user", True))
+def test_set_role_promotes_and_is_audited_as_the_command_line(app, runner, admin_user, make_user):
+    make_user("Alice")
     result = runner.invoke(args=["set-role", "alice", "admin"])
     assert result.exit_code == 0, result.output
     assert "Alice is now an admin." in result.output
     assert role_and_audit(app, "alice") == ("admin", [("set_role", None, "command line", "user", "admin")])
 
 
-def test_set_role_demotes_when_another_admin_remains(app, runner):
-    add_accounts(app, ("root", "admin", True), ("second", "admin", True))
+def test_set_role_demotes_when_another_admin_remains(app, runner, admin_user, make_user):
+    make_user("second", "admin")
     result = runner.invoke(args=["set-role", "second", "user"])
     assert result.exit_code == 0, result.output
     assert "second is now a user." in result.output
 
 
-def test_set_role_refuses_to_demote_the_last_active_admin(app, runner):
-    add_accounts(app, ("root", "admin", True), ("asleep", "admin", False))
+def test_set_role_refuses_to_demote_the_last_active_admin(app, runner, admin_user, make_user):
+    make_user("asleep", "admin", active=False)
     result = runner.invoke(args=["set-role", "root", "user"])
     assert result.exit_code == 1
     assert "root is the last active admin and cannot be demoted" in result.output
     assert role_and_audit(app, "root") == ("admin", [])
 
 
-def test_set_role_says_when_nothing_changes(app, runner):
-    add_accounts(app, ("root", "admin", True))
+def test_set_role_says_when_nothing_changes(app, runner, admin_user):
     result = runner.invoke(args=["set-role", "ROOT", "admin"])
     assert result.exit_code == 0
     assert "root is already an admin; nothing changed." in result.output
     assert role_and_audit(app, "root") == ("admin", [])
 
 
-def test_set_role_warns_that_a_disabled_account_still_cannot_sign_in(app, runner):
-    add_accounts(app, ("asleep", "user", False))
+def test_set_role_warns_that_a_disabled_account_still_cannot_sign_in(app, runner, make_user):
+    make_user("asleep", active=False)
     result = runner.invoke(args=["set-role", "asleep", "admin"])
     assert result.exit_code == 0
     assert "asleep is disabled and cannot sign in" in result.output
 
 
-def test_set_role_refuses_an_unknown_account_and_an_unknown_role(app, runner):
+def test_set_role_refuses_an_unknown_account_and_an_unknown_role(app, runner, make_user):
     result = runner.invoke(args=["set-role", "nobody", "admin"])
     assert result.exit_code == 1
     assert "No account is named 'nobody'." in result.output
-    add_accounts(app, ("root", "admin", True))
+    make_user("root", "admin")
     result = runner.invoke(args=["set-role", "root", "owner"])
     assert result.exit_code == 2
     assert "'owner' is not one of 'admin', 'user'" in result.output

@@ -47,7 +47,7 @@ def count(model, **where) -> int:
         ("  " + "x" * 255 + "  ", "x" * 255),
     ],
 )
-def test_create_conversation_stores_cleaned_title(user, given, stored):
+def test_create_conversation_stores_cleaned_title(ctx, user, given, stored):
     conversation = create_conversation(user, given)
     db.session.commit()
     assert get_conversation(user, conversation.id).title == stored
@@ -63,7 +63,7 @@ def test_create_conversation_stores_cleaned_title(user, given, stored):
         ("a\x00b", "NUL"),
     ],
 )
-def test_create_conversation_refuses_bad_title_and_writes_nothing(user, title, message):
+def test_create_conversation_refuses_bad_title_and_writes_nothing(ctx, user, title, message):
     with pytest.raises(InvalidInput, match=message) as error:
         create_conversation(user, title)
     assert error.value.field == "title"
@@ -72,7 +72,7 @@ def test_create_conversation_refuses_bad_title_and_writes_nothing(user, title, m
     assert count(Conversation) == 0
 
 
-def test_new_conversation_has_utc_timestamps_and_no_messages(user):
+def test_new_conversation_has_utc_timestamps_and_no_messages(ctx, user):
     conversation = create_conversation(user)
     db.session.commit()
     db.session.expire_all()
@@ -87,12 +87,12 @@ def test_new_conversation_has_utc_timestamps_and_no_messages(user):
 # --- get: scoped to the owner -------------------------------------------------
 
 
-def test_get_conversation_returns_own(user):
+def test_get_conversation_returns_own(ctx, user):
     conversation = create_conversation(user, "mine")
     assert get_conversation(user, str(conversation.id)) is conversation
 
 
-def test_other_users_conversation_is_not_found(user, other_user):
+def test_other_users_conversation_is_not_found(ctx, user, other_user):
     theirs = create_conversation(other_user, "theirs")
     db.session.commit()
     with pytest.raises(NotFound) as error:
@@ -103,14 +103,14 @@ def test_other_users_conversation_is_not_found(user, other_user):
 
 
 @pytest.mark.parametrize("bad_id", ["", "nope", "1", "../etc", "0" * 33, "%00"])
-def test_malformed_conversation_id_is_not_found(user, bad_id):
+def test_malformed_conversation_id_is_not_found(ctx, user, bad_id):
     with pytest.raises(NotFound):
         get_conversation(user, bad_id)
     with pytest.raises(NotFound):
         get_any_conversation(bad_id)
 
 
-def test_admin_lookup_finds_any_users_conversation(user, admin_user):
+def test_admin_lookup_finds_any_users_conversation(ctx, user, admin_user):
     conversation = create_conversation(user, "anyone's")
     db.session.commit()
     assert get_any_conversation(str(conversation.id)).user_id == user.id
@@ -119,7 +119,7 @@ def test_admin_lookup_finds_any_users_conversation(user, admin_user):
 # --- append -----------------------------------------------------------------
 
 
-def test_append_message_bumps_activity_in_the_same_transaction(user):
+def test_append_message_bumps_activity_in_the_same_transaction(ctx, user):
     conversation = create_conversation(user)
     db.session.commit()
     before = conversation.updated_at
@@ -134,7 +134,7 @@ def test_append_message_bumps_activity_in_the_same_transaction(user):
     assert message.status == "complete"
 
 
-def test_rolled_back_append_leaves_nothing(user):
+def test_rolled_back_append_leaves_nothing(ctx, user):
     conversation = create_conversation(user)
     db.session.commit()
     before = conversation.updated_at
@@ -147,14 +147,14 @@ def test_rolled_back_append_leaves_nothing(user):
 
 
 @pytest.mark.parametrize("role", ["user", "assistant", "system", "tool"])
-def test_append_accepts_each_role(user, role):
+def test_append_accepts_each_role(ctx, user, role):
     conversation = create_conversation(user)
     append_message(conversation, role, "text")
     db.session.commit()
     assert [m.role for m in list_messages(conversation).items] == [role]
 
 
-def test_append_keeps_tool_calls_json(user):
+def test_append_keeps_tool_calls_json(ctx, user):
     conversation = create_conversation(user)
     calls = [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\": 1}"}}]
     append_message(conversation, "assistant", "", tool_calls=calls)
@@ -175,7 +175,7 @@ def test_append_keeps_tool_calls_json(user):
         ("assistant", "hi", {"not": "a list"}, "tool_calls", "must be a list"),
     ],
 )
-def test_append_refuses_bad_input_and_writes_nothing(user, role, content, tool_calls, field, message):
+def test_append_refuses_bad_input_and_writes_nothing(ctx, user, role, content, tool_calls, field, message):
     conversation = create_conversation(user)
     db.session.commit()
     updated_at = conversation.updated_at
@@ -189,14 +189,14 @@ def test_append_refuses_bad_input_and_writes_nothing(user, role, content, tool_c
     assert (conversation.message_count, conversation.updated_at) == (0, updated_at)
 
 
-def test_user_message_of_exactly_16000_characters_is_kept(user):
+def test_user_message_of_exactly_16000_characters_is_kept(ctx, user):
     conversation = create_conversation(user)
     append_message(conversation, "user", "x" * 16_000)
     db.session.commit()
     assert len(list_messages(conversation).items[0].content) == 16_000
 
 
-def test_start_reply_adds_an_empty_pending_assistant_message_after_the_last(user):
+def test_start_reply_adds_an_empty_pending_assistant_message_after_the_last(ctx, user):
     conversation = create_conversation(user)
     question = append_message(conversation, "user", "What is 2 + 2?")
     reply = start_reply(conversation)
@@ -206,7 +206,7 @@ def test_start_reply_adds_an_empty_pending_assistant_message_after_the_last(user
     assert conversation.message_count == 2
 
 
-def test_append_to_deleted_conversation_is_not_found(user):
+def test_append_to_deleted_conversation_is_not_found(ctx, user):
     conversation = create_conversation(user)
     db.session.commit()
     assert conversation.id  # loaded before the row goes, as in a request
@@ -218,13 +218,13 @@ def test_append_to_deleted_conversation_is_not_found(user):
 # --- list conversations --------------------------------------------------------
 
 
-def test_user_with_no_conversations_gets_empty_page(user):
+def test_user_with_no_conversations_gets_empty_page(ctx, user):
     page = list_conversations(user)
     assert page.items == []
     assert page.next_cursor is None
 
 
-def test_conversations_list_newest_activity_first_and_only_own(user, other_user):
+def test_conversations_list_newest_activity_first_and_only_own(ctx, user, other_user):
     first = create_conversation(user, "first")
     second = create_conversation(user, "second")
     create_conversation(other_user, "not yours")
@@ -237,7 +237,7 @@ def test_conversations_list_newest_activity_first_and_only_own(user, other_user)
     assert [c.title for c in list_conversations(user).items] == ["renamed", "first"]
 
 
-def test_conversation_pages_follow_the_cursor_without_gaps_or_repeats(user):
+def test_conversation_pages_follow_the_cursor_without_gaps_or_repeats(ctx, user):
     same_time = datetime(2026, 1, 1, tzinfo=timezone.utc)
     ids = [create_conversation(user, f"t{i}").id for i in range(25)]
     # Ties on updated_at are broken by id, so pages stay stable.
@@ -260,21 +260,21 @@ def test_conversation_pages_follow_the_cursor_without_gaps_or_repeats(user):
     assert keys == sorted(keys, reverse=True)
 
 
-def test_exactly_one_full_page_has_no_next_cursor(user):
+def test_exactly_one_full_page_has_no_next_cursor(ctx, user):
     for i in range(5):
         create_conversation(user, f"t{i}")
     assert list_conversations(user, limit=5).next_cursor is None
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "12-notahex", "-", "9" * 40 + "-" + "0" * 32])
-def test_bad_conversation_cursor_is_invalid_input(user, cursor):
+def test_bad_conversation_cursor_is_invalid_input(ctx, user, cursor):
     with pytest.raises(InvalidInput) as error:
         list_conversations(user, cursor)
     assert error.value.field == "cursor"
 
 
 @pytest.mark.parametrize("limit", [0, 101, -1])
-def test_conversation_limit_out_of_range_is_invalid_input(user, limit):
+def test_conversation_limit_out_of_range_is_invalid_input(ctx, user, limit):
     with pytest.raises(InvalidInput, match="between 1 and 100"):
         list_conversations(user, limit=limit)
 
@@ -282,7 +282,7 @@ def test_conversation_limit_out_of_range_is_invalid_input(user, limit):
 # --- list messages --------------------------------------------------------------
 
 
-def test_messages_keep_insertion_order_when_timestamps_tie(user):
+def test_messages_keep_insertion_order_when_timestamps_tie(ctx, user):
     conversation = create_conversation(user)
     for i in range(6):
         append_message(conversation, "user", f"m{i}")
@@ -292,7 +292,7 @@ def test_messages_keep_insertion_order_when_timestamps_tie(user):
     assert [m.content for m in list_messages(conversation).items] == [f"m{i}" for i in range(6)]
 
 
-def test_long_conversation_pages_back_from_the_latest(user):
+def test_long_conversation_pages_back_from_the_latest(ctx, user):
     conversation = create_conversation(user)
     for i in range(1, 1_201):
         append_message(conversation, "user" if i % 2 else "assistant", f"m{i}")
@@ -308,7 +308,7 @@ def test_long_conversation_pages_back_from_the_latest(user):
     assert [m.position for m in collected] == list(range(1, 1_201))
 
 
-def test_messages_of_another_conversation_never_mix_in(user, other_user):
+def test_messages_of_another_conversation_never_mix_in(ctx, user, other_user):
     mine = create_conversation(user)
     theirs = create_conversation(other_user)
     append_message(mine, "user", "mine")
@@ -318,7 +318,7 @@ def test_messages_of_another_conversation_never_mix_in(user, other_user):
 
 
 @pytest.mark.parametrize("before", ["abc", "-1", "1.5", "１２"])
-def test_bad_message_cursor_is_invalid_input(user, before):
+def test_bad_message_cursor_is_invalid_input(ctx, user, before):
     conversation = create_conversation(user)
     with pytest.raises(InvalidInput) as error:
         list_messages(conversation, before=before)
@@ -326,7 +326,7 @@ def test_bad_message_cursor_is_invalid_input(user, before):
 
 
 @pytest.mark.parametrize("before", ["2147483648", "999999999999999999"])
-def test_a_cursor_past_any_position_reads_from_the_latest(user, before):
+def test_a_cursor_past_any_position_reads_from_the_latest(ctx, user, before):
     conversation = create_conversation(user)
     for text in ("one", "two"):
         append_message(conversation, "user", text)
@@ -337,7 +337,7 @@ def test_a_cursor_past_any_position_reads_from_the_latest(user, before):
 # --- rename -------------------------------------------------------------------------
 
 
-def test_rename_trims_bumps_activity_and_can_clear(user):
+def test_rename_trims_bumps_activity_and_can_clear(ctx, user):
     conversation = create_conversation(user, "old")
     db.session.commit()
     before = conversation.updated_at
@@ -349,7 +349,7 @@ def test_rename_trims_bumps_activity_and_can_clear(user):
     assert get_conversation(user, conversation.id).title is None
 
 
-def test_rename_refuses_256_characters_and_keeps_the_old_title(user):
+def test_rename_refuses_256_characters_and_keeps_the_old_title(ctx, user):
     conversation = create_conversation(user, "old")
     db.session.commit()
     updated_at = conversation.updated_at
@@ -363,7 +363,7 @@ def test_rename_refuses_256_characters_and_keeps_the_old_title(user):
 # --- delete ----------------------------------------------------------------------------
 
 
-def test_delete_conversation_removes_its_messages_only(user):
+def test_delete_conversation_removes_its_messages_only(ctx, user):
     doomed = create_conversation(user)
     kept = create_conversation(user)
     for i in range(3):
@@ -382,7 +382,7 @@ def test_delete_conversation_removes_its_messages_only(user):
 # --- concurrency -------------------------------------------------------------------------
 
 
-def test_concurrent_appends_all_persist_in_one_consistent_order(app, user):
+def test_concurrent_appends_all_persist_in_one_consistent_order(ctx, app, user):
     conversation = create_conversation(user)
     db.session.commit()
     conversation_id, user_id = conversation.id, user.id

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import HTMX
+from tests.html import parse
 from webapp.conversations import append_message, create_conversation
 from webapp.extensions import db
 from webapp.models import User
 from webapp.rendering import mark_words
 from webapp.search import search, snippet
-
-HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -56,18 +56,20 @@ def test_snippet_is_escaped_and_marked():
     assert "<mark>needle</mark>" in marked
 
 
-def test_search_page_and_partial(client, auth, make_user, app):
-    alice = make_user("alice")
-    with app.app_context():
-        conversation = create_conversation(db.session.get(User, alice.id), "<b>Bold</b> plans")
+def test_search_page_and_partial(client, auth, user, seed):
+    with seed():
+        conversation = create_conversation(db.session.get(User, user.id), "<b>Bold</b> plans")
         append_message(conversation, "user", "remember the <img src=x onerror=alert(1)> thing")
-        db.session.commit()
+        thread = conversation.id
     auth.login()
     page = client.get("/search?q=remember")
     assert page.status_code == 200
-    assert 'role="search"' in page.text
+    html = parse(page.text)
+    assert html.one("search").by_label("Words to find")["value"] == "remember"
     assert "<mark>remember</mark> the &lt;img src=x onerror=alert(1)&gt; thing" in page.text
     assert "&lt;b&gt;Bold&lt;/b&gt; plans" in page.text
+    assert html.by_id("search-results").one("link", "<b>Bold</b> plans")["href"] == f"/c/{thread}"
     partial = client.get("/search?q=nothing-like-this", headers=HTMX)
-    assert partial.text.strip().startswith('<p class="search-empty">')
+    empty = parse(partial.text).top
+    assert (empty.role, empty.text) == ("paragraph", "Nothing in your chats matches “nothing-like-this”.")
     assert client.get("/search").status_code == 200

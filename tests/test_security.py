@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.factories import HTMX, PASSWORD
+from tests.html import parse
 
 
 @pytest.mark.parametrize("path", ["/login", "/healthz", "/no-such-page", "/static/css/parley.css"])
@@ -25,8 +26,7 @@ def test_pages_have_no_inline_script(client):
     assert " on" + "click=" not in page
 
 
-def test_session_cookie_is_httponly_and_samesite_lax(client, auth, make_user):
-    make_user("alice")
+def test_session_cookie_is_httponly_and_samesite_lax(client, auth, user):
     response = auth.login(remember="y")
     cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
     for name in ("session", "remember_token"):
@@ -35,15 +35,8 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, auth, make_user):
         assert "Secure" not in cookies[name]
 
 
-def test_cookies_are_secure_when_configured(make_app, client_for, make_user):
-    app = make_app(PARLEY_SECURE_COOKIES=True)
-    client = client_for(app)
-    from webapp.accounts import create_user
-    from webapp.extensions import db
-
-    with app.app_context():
-        create_user("alice", PASSWORD)
-        db.session.commit()
+def test_cookies_are_secure_when_configured(make_app, user):
+    client = make_app(PARLEY_SECURE_COOKIES=True).test_client()  # on the database where alice is
     response = client.post("/login", data={"username": "alice", "password": PASSWORD})
     assert all("Secure" in c for c in response.headers.getlist("Set-Cookie"))
     assert "max-age" in response.headers["Strict-Transport-Security"]
@@ -53,13 +46,17 @@ def test_404_page_matches_the_site(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "There is nothing here" in response.text
-    assert 'class="site-header"' in response.text
+    page = parse(response.text)
+    assert page.one("banner").one("link", "Parley")["href"] == "/"  # the site's own header
+    assert page.one("heading", level=1).text == "Not found"
 
 
 def test_404_for_htmx_is_an_inline_notice(client):
-    response = client.get("/no-such-page", headers={"HX-Request": "true"})
+    response = client.get("/no-such-page", headers=HTMX)
     assert response.status_code == 404
-    assert response.text.lstrip().startswith('<p class="notice notice-error"')
+    notice = parse(response.text).top
+    assert notice.role == "alert" and notice.text.startswith("Not found.")
+    assert "<html" not in response.text
 
 
 def test_405_page(client):
@@ -88,16 +85,14 @@ def test_500_page_leaks_nothing(make_app):
     assert "Traceback" not in response.text
 
 
-def test_admin_area_is_403_for_users_and_login_for_anonymous(client, auth, make_user):
+def test_admin_area_is_403_for_users_and_login_for_anonymous(client, auth, user):
     assert client.get("/admin/").status_code == 302
-    make_user("alice")
     auth.login()
     response = client.get("/admin/")
     assert response.status_code == 403
     assert "admins only" in response.text
 
 
-def test_admin_area_opens_for_admins(client, auth, make_user):
-    make_user("root", role="admin")
+def test_admin_area_opens_for_admins(client, auth, admin_user):
     auth.login("root")
     assert client.get("/admin/").status_code == 200

@@ -26,7 +26,7 @@ def token_count() -> int:
     return db.session.scalar(select(func.count()).select_from(ApiToken))
 
 
-def test_created_token_is_shown_once_and_stored_only_as_a_hash(user):
+def test_created_token_is_shown_once_and_stored_only_as_a_hash(ctx, user):
     token, plaintext = create_token(user, "  laptop   script ")
     db.session.commit()
     assert plaintext.startswith(TOKEN_PREFIX)
@@ -36,7 +36,7 @@ def test_created_token_is_shown_once_and_stored_only_as_a_hash(user):
     assert token.last_used_at is None
 
 
-def test_each_token_is_different(user):
+def test_each_token_is_different(ctx, user):
     plaintexts = {create_token(user, f"t{i}")[1] for i in range(5)}
     assert len(plaintexts) == 5
 
@@ -51,19 +51,19 @@ def test_each_token_is_different(user):
         ("a\x00b", "NUL"),
     ],
 )
-def test_bad_token_name_is_refused_and_nothing_is_stored(user, name, message):
+def test_bad_token_name_is_refused_and_nothing_is_stored(ctx, user, name, message):
     with pytest.raises(InvalidInput, match=message) as error:
         create_token(user, name)
     assert error.value.field == "name"
     assert token_count() == 0
 
 
-def test_a_100_character_name_is_accepted(user):
+def test_a_100_character_name_is_accepted(ctx, user):
     token, _ = create_token(user, "x" * 100)
     assert token.name == "x" * 100
 
 
-def test_user_for_token_finds_the_owner(user):
+def test_user_for_token_finds_the_owner(ctx, user):
     _, plaintext = create_token(user, "cli")
     db.session.commit()
     assert user_for_token(plaintext) == user
@@ -73,20 +73,20 @@ def test_user_for_token_finds_the_owner(user):
     "plaintext",
     ["", "parley_", "not-a-token", TOKEN_PREFIX + "x" * 43, "Bearer parley_" + "x" * 43],
 )
-def test_user_for_token_refuses_unknown_tokens(user, plaintext):
+def test_user_for_token_refuses_unknown_tokens(ctx, user, plaintext):
     create_token(user, "cli")
     db.session.commit()
     assert user_for_token(plaintext) is None
 
 
-def test_a_disabled_users_token_stops_working(user):
+def test_a_disabled_users_token_stops_working(ctx, user):
     _, plaintext = create_token(user, "cli")
     user.active = False
     db.session.commit()
     assert user_for_token(plaintext) is None
 
 
-def test_last_used_is_recorded_at_most_once_a_minute(user):
+def test_last_used_is_recorded_at_most_once_a_minute(ctx, user):
     token, plaintext = create_token(user, "cli")
     db.session.commit()
 
@@ -108,7 +108,7 @@ def test_last_used_is_recorded_at_most_once_a_minute(user):
     assert token.last_used_at > first_use
 
 
-def test_list_tokens_shows_only_the_users_own_newest_first(user, other_user):
+def test_list_tokens_shows_only_the_users_own_newest_first(ctx, user, other_user):
     first, _ = create_token(user, "first")
     second, _ = create_token(user, "second")
     create_token(other_user, "theirs")
@@ -116,7 +116,7 @@ def test_list_tokens_shows_only_the_users_own_newest_first(user, other_user):
     assert list_tokens(user) == [second, first]
 
 
-def test_revoked_token_stops_working(user):
+def test_revoked_token_stops_working(ctx, user):
     token, plaintext = create_token(user, "cli")
     db.session.commit()
     revoke_token(user, token.id)
@@ -125,7 +125,7 @@ def test_revoked_token_stops_working(user):
     assert list_tokens(user) == []
 
 
-def test_revoking_another_users_token_is_not_found_and_keeps_it(user, other_user):
+def test_revoking_another_users_token_is_not_found_and_keeps_it(ctx, user, other_user):
     token, plaintext = create_token(other_user, "theirs")
     db.session.commit()
     with pytest.raises(NotFound):
@@ -133,7 +133,7 @@ def test_revoking_another_users_token_is_not_found_and_keeps_it(user, other_user
     assert user_for_token(plaintext) == other_user
 
 
-def test_deleting_the_user_deletes_their_tokens(user):
+def test_deleting_the_user_deletes_their_tokens(ctx, user):
     create_token(user, "cli")
     db.session.commit()
     delete_user(user)

@@ -8,79 +8,27 @@ made and inspected in short ``with app.app_context()`` blocks instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask import session
 from flask_wtf.csrf import generate_csrf
-from werkzeug.security import generate_password_hash
 
-from webapp import accounts
-from webapp.accounts import create_user
-from webapp.extensions import db, login_manager
+from tests.factories import sign_in
+from webapp.extensions import db
 from webapp.models import User
 from webapp.tokens import create_token
 
 
-PASSWORD = "correct horse battery"
-
-
-def _load_user_for_tests(user_id: str) -> User | None:
-    # Until the auth blueprint brings the real loader: the same rule, by the
-    # "<id>:<session_token>" that User.get_id() puts in the session.
-    id_part, _, session_token = user_id.partition(":")
-    user = db.session.get(User, int(id_part)) if id_part.isdigit() else None
-    if user is None or user.session_token != session_token or not user.active:
-        return None
-    return user
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """These tests never sign in with a password, and scrypt costs ~0.4 s an account."""
-    monkeypatch.setattr(
-        accounts, "generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1")
-    )
-
-
-@pytest.fixture(autouse=True)
-def user_loader():
-    """Make sure Flask-Login can load a session's user (the API reads it)."""
-    if login_manager.user_callback is None:
-        login_manager.user_loader(_load_user_for_tests)
-
-
-@dataclass(frozen=True)
-class Account:
-    id: int
-    username: str
-    login_id: str  # User.get_id(): what the session cookie carries
-
-
-def make_account(app, username: str) -> Account:
+def make_token(app, user: User, name: str = "tests") -> str:
     with app.app_context():
-        user = create_user(username, PASSWORD)
-        db.session.commit()
-        return Account(user.id, user.username, user.get_id())
-
-
-def make_token(app, account: Account, name: str = "tests") -> str:
-    with app.app_context():
-        _, plaintext = create_token(db.session.get(User, account.id), name)
+        _, plaintext = create_token(db.session.get(User, user.id), name)
         db.session.commit()
         return plaintext
 
 
 def bearer(plaintext: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {plaintext}"}
-
-
-def sign_in(client, account: Account) -> None:
-    """Give the test client the session cookie that signing in would."""
-    with client.session_transaction() as cookie_session:
-        cookie_session["_user_id"] = account.login_id
-        cookie_session["_fresh"] = True
 
 
 def csrf_token_for(app, client) -> str:
@@ -130,18 +78,8 @@ class Caller:
 
 
 @pytest.fixture
-def alice(app) -> Account:
-    return make_account(app, "alice")
-
-
-@pytest.fixture
-def bob(app) -> Account:
-    return make_account(app, "bob")
-
-
-@pytest.fixture
-def token(app, alice) -> str:
-    return make_token(app, alice)
+def token(app, user) -> str:
+    return make_token(app, user)
 
 
 @pytest.fixture
@@ -151,15 +89,15 @@ def api(client, token) -> Caller:
 
 
 @pytest.fixture
-def other_api(app, bob) -> Caller:
+def other_api(app, other_user) -> Caller:
     """Bob, with a token, on a client of his own."""
-    return Caller(app.test_client(), bearer(make_token(app, bob)))
+    return Caller(app.test_client(), bearer(make_token(app, other_user)))
 
 
 @pytest.fixture
-def session_api(client, alice) -> Caller:
+def session_api(client, user) -> Caller:
     """Alice, signed in with the session cookie (CSRF is off in the test app)."""
-    sign_in(client, alice)
+    sign_in(client, user)
     return Caller(client)
 
 
@@ -169,14 +107,14 @@ def anonymous(client) -> Caller:
 
 
 @pytest.fixture(params=["token", "session"])
-def callers(request, app, alice, bob) -> tuple[Caller, Caller]:
+def callers(request, app, user, other_user) -> tuple[Caller, Caller]:
     """Alice and Bob, both with a token or both signed in: each auth kind in turn."""
     alice_client, bob_client = app.test_client(), app.test_client()
     if request.param == "token":
         return (
-            Caller(alice_client, bearer(make_token(app, alice))),
-            Caller(bob_client, bearer(make_token(app, bob))),
+            Caller(alice_client, bearer(make_token(app, user))),
+            Caller(bob_client, bearer(make_token(app, other_user))),
         )
-    sign_in(alice_client, alice)
-    sign_in(bob_client, bob)
+    sign_in(alice_client, user)
+    sign_in(bob_client, other_user)
     return Caller(alice_client), Caller(bob_client)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.api.conftest import Caller, bearer, csrf_token_for, make_token, sign_in
+from tests.api.conftest import Caller, bearer, csrf_token_for, make_token
+from tests.factories import sign_in
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.tokens import LAST_USED_RESOLUTION, revoke_token
@@ -63,21 +64,21 @@ def test_a_bad_authorization_header_is_401_invalid_token(client, token, authoriz
     assert "Bearer" in response.headers["WWW-Authenticate"]
 
 
-def test_a_bad_token_is_refused_even_with_a_valid_session(client, alice):
+def test_a_bad_token_is_refused_even_with_a_valid_session(client, user):
     # A script that sends a wrong token must learn so, not act as whoever is signed in.
-    sign_in(client, alice)
+    sign_in(client, user)
     response = client.get("/api/conversations", headers=bearer("parley_" + "x" * 43))
     assert response.status_code == 401
 
 
-def test_the_token_wins_over_the_session_cookie(app, client, alice, bob):
-    sign_in(client, alice)
+def test_the_token_wins_over_the_session_cookie(app, client, user, other_user):
+    sign_in(client, user)
     Caller(client).create_conversation("alice's")
-    bobs_token = make_token(app, bob)
+    bobs_token = make_token(app, other_user)
     page = client.get("/api/conversations", headers=bearer(bobs_token)).json
     assert page["items"] == []
     created = client.post("/api/conversations", json={"title": "bob's"}, headers=bearer(bobs_token)).json
-    assert created["user_id"] == bob.id
+    assert created["user_id"] == other_user.id
 
 
 def test_a_token_request_gets_no_session_cookie(api):
@@ -96,8 +97,8 @@ def test_the_openapi_document_needs_no_credentials(anonymous):
 # --- token lifecycle ----------------------------------------------------------
 
 
-def test_token_lifecycle_use_records_last_used_and_revoking_ends_it(app, client, alice):
-    plaintext = make_token(app, alice, "laptop")
+def test_token_lifecycle_use_records_last_used_and_revoking_ends_it(app, client, user):
+    plaintext = make_token(app, user, "laptop")
     assert last_used_at(app, "laptop") is None
 
     assert client.get("/api/conversations", headers=bearer(plaintext)).status_code == 200
@@ -118,37 +119,37 @@ def test_token_lifecycle_use_records_last_used_and_revoking_ends_it(app, client,
     assert last_used_at(app, "laptop") > first_use
 
     with app.app_context():
-        revoke_token(db.session.get(User, alice.id), token_id)
+        revoke_token(db.session.get(User, user.id), token_id)
         db.session.commit()
     response = client.get("/api/conversations", headers=bearer(plaintext))
     assert response.status_code == 401
     assert response.json["error"]["code"] == "invalid_token"
 
 
-def test_revoking_one_token_leaves_the_others_working(app, client, alice):
-    keep, drop = make_token(app, alice, "keep"), make_token(app, alice, "drop")
+def test_revoking_one_token_leaves_the_others_working(app, client, user):
+    keep, drop = make_token(app, user, "keep"), make_token(app, user, "drop")
     with app.app_context():
         token = db.session.scalar(select(ApiToken).where(ApiToken.name == "drop"))
-        revoke_token(db.session.get(User, alice.id), token.id)
+        revoke_token(db.session.get(User, user.id), token.id)
         db.session.commit()
     assert client.get("/api/conversations", headers=bearer(drop)).status_code == 401
     assert client.get("/api/conversations", headers=bearer(keep)).status_code == 200
 
 
-def test_a_disabled_accounts_token_and_session_stop_working(app, alice, token):
+def test_a_disabled_accounts_token_and_session_stop_working(app, user, token):
     token_client, session_client = app.test_client(), app.test_client()
-    sign_in(session_client, alice)
+    sign_in(session_client, user)
     with app.app_context():
-        db.session.get(User, alice.id).active = False
+        db.session.get(User, user.id).active = False
         db.session.commit()
     assert token_client.get("/api/conversations", headers=bearer(token)).status_code == 401
     assert session_client.get("/api/conversations").status_code == 401
 
 
-def test_a_session_whose_login_ended_is_401(app, client, alice):
-    sign_in(client, alice)
+def test_a_session_whose_login_ended_is_401(app, client, user):
+    sign_in(client, user)
     with app.app_context():
-        db.session.get(User, alice.id).session_token = "replaced-by-a-password-change"
+        db.session.get(User, user.id).session_token = "replaced-by-a-password-change"
         db.session.commit()
     assert client.get("/api/conversations").status_code == 401
 
@@ -156,23 +157,17 @@ def test_a_session_whose_login_ended_is_401(app, client, alice):
 # --- session auth and CSRF ----------------------------------------------------
 
 
-def test_a_signed_in_browser_can_use_the_api(session_api, alice):
+def test_a_signed_in_browser_can_use_the_api(session_api, user):
     created = session_api.create_conversation("from the page")
-    assert created["user_id"] == alice.id
+    assert created["user_id"] == user.id
     assert session_api.get("/api/conversations").json["items"] == [created]
 
 
-@pytest.fixture
-def csrf_app(app, make_app):
-    """The app with CSRF protection on, as in production (same database)."""
-    return make_app(WTF_CSRF_ENABLED=True)
-
-
 @pytest.mark.parametrize("endpoint", WRITES, ids=endpoint_id)
-def test_a_cookie_write_without_the_csrf_header_is_403_and_changes_nothing(app, csrf_app, alice, token, endpoint):
+def test_a_cookie_write_without_the_csrf_header_is_403_and_changes_nothing(app, csrf_app, user, token, endpoint):
     conversation = Caller(app.test_client(), bearer(token)).create_conversation("before")
     client = csrf_app.test_client()
-    sign_in(client, alice)
+    sign_in(client, user)
 
     response = call(Caller(client), endpoint, conversation["id"])
     assert response.status_code == 403
@@ -183,19 +178,19 @@ def test_a_cookie_write_without_the_csrf_header_is_403_and_changes_nothing(app, 
     assert client.get(f"/api/conversations/{conversation['id']}/messages").json["items"] == []
 
 
-def test_a_cookie_write_with_a_wrong_csrf_token_is_403(csrf_app, alice):
+def test_a_cookie_write_with_a_wrong_csrf_token_is_403(csrf_app, user):
     client = csrf_app.test_client()
-    sign_in(client, alice)
+    sign_in(client, user)
     csrf_token_for(csrf_app, client)
     response = client.post("/api/conversations", json={}, headers={"X-CSRFToken": "forged"})
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize("endpoint", WRITES, ids=endpoint_id)
-def test_a_cookie_write_with_the_csrf_header_succeeds(app, csrf_app, alice, token, endpoint):
+def test_a_cookie_write_with_the_csrf_header_succeeds(app, csrf_app, user, token, endpoint):
     conversation = Caller(app.test_client(), bearer(token)).create_conversation("before")
     client = csrf_app.test_client()
-    sign_in(client, alice)
+    sign_in(client, user)
     headers = {"X-CSRFToken": csrf_token_for(csrf_app, client)}
     assert call(Caller(client), endpoint, conversation["id"], headers=headers).status_code in (200, 201, 204)
 
@@ -207,9 +202,9 @@ def test_a_bearer_write_needs_no_csrf_token(app, csrf_app, token, endpoint):
     assert response.status_code in (200, 201, 204)
 
 
-def test_a_cookie_read_needs_no_csrf_token(csrf_app, alice):
+def test_a_cookie_read_needs_no_csrf_token(csrf_app, user):
     client = csrf_app.test_client()
-    sign_in(client, alice)
+    sign_in(client, user)
     assert client.get("/api/conversations").status_code == 200
 
 
@@ -238,9 +233,9 @@ def test_a_list_shows_only_the_callers_conversations(callers):
     assert bob.get("/api/conversations").json["items"] == [bobs]
 
 
-def test_a_created_conversation_belongs_to_the_caller(callers, alice, bob):
+def test_a_created_conversation_belongs_to_the_caller(callers, user, other_user):
     alice_caller, bob_caller = callers
-    assert bob_caller.create_conversation("mine")["user_id"] == bob.id
+    assert bob_caller.create_conversation("mine")["user_id"] == other_user.id
     assert alice_caller.get("/api/conversations").json["items"] == []
 
 
@@ -282,21 +277,21 @@ def test_reads_are_not_rate_limited(limited_app, token):
     assert api.post("/api/conversations").status_code == 201
 
 
-def test_the_write_limit_is_per_account_not_per_address(limited_app, alice, bob):
+def test_the_write_limit_is_per_account_not_per_address(limited_app, user, other_user):
     # Both test clients come from the same address.
-    alice_api = Caller(limited_app.test_client(), bearer(make_token(limited_app, alice)))
-    bob_api = Caller(limited_app.test_client(), bearer(make_token(limited_app, bob)))
+    alice_api = Caller(limited_app.test_client(), bearer(make_token(limited_app, user)))
+    bob_api = Caller(limited_app.test_client(), bearer(make_token(limited_app, other_user)))
     alice_api.create_conversation()
     alice_api.create_conversation()
     assert alice_api.post("/api/conversations").status_code == 429
     assert bob_api.post("/api/conversations").status_code == 201
 
 
-def test_an_accounts_tokens_and_session_share_one_budget(limited_app, alice):
-    first = Caller(limited_app.test_client(), bearer(make_token(limited_app, alice, "one")))
-    second = Caller(limited_app.test_client(), bearer(make_token(limited_app, alice, "two")))
+def test_an_accounts_tokens_and_session_share_one_budget(limited_app, user):
+    first = Caller(limited_app.test_client(), bearer(make_token(limited_app, user, "one")))
+    second = Caller(limited_app.test_client(), bearer(make_token(limited_app, user, "two")))
     session_client = limited_app.test_client()
-    sign_in(session_client, alice)
+    sign_in(session_client, user)
     first.create_conversation()
     second.create_conversation()
     assert session_client.post("/api/conversations").status_code == 429

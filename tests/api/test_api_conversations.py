@@ -17,14 +17,14 @@ def titles(page: dict) -> list:
 # --- create -------------------------------------------------------------------
 
 
-def test_create_returns_201_with_the_conversation_and_its_location(api, alice):
+def test_create_returns_201_with_the_conversation_and_its_location(api, user):
     response = api.post("/api/conversations", json={"title": "  Trip   plans "})
     assert response.status_code == 201
     body = response.json
     assert set(body) == {"id", "title", "user_id", "created_at", "updated_at", "message_count"}
     assert uuid.UUID(body["id"])
     assert body["title"] == "Trip plans"
-    assert body["user_id"] == alice.id
+    assert body["user_id"] == user.id
     assert body["message_count"] == 0
     assert ISO_UTC.match(body["created_at"])
     assert body["updated_at"] == body["created_at"]

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection
 from sqlalchemy import delete
 
-from tests.api.conftest import bearer, make_account, make_token
+from tests.api.conftest import bearer, make_token
 from webapp.api.openapi import openapi_document
 from webapp.extensions import db
 from webapp.models import TITLE_MAX, Conversation
@@ -71,9 +71,9 @@ class FuzzerToken:
 
 
 @pytest.fixture
-def fuzzer(app):
+def fuzzer(app, user):
     current.app = app
-    current.token = make_token(app, make_account(app, "fuzzer"))
+    current.token = make_token(app, user)
     yield
     current.app = current.token = None
 

@@ -9,8 +9,8 @@ Fixtures:
 
 - ``app``: here, the app the live server serves: CSRF on (real forms), rate
   limits off, and its own 500 page instead of a propagated exception. So the
-  root fixtures that build on ``app`` (``make_user`` …) write to the live
-  server's database.
+  root fixtures that build on ``app`` (``user``, ``make_user``,
+  ``make_thread`` …) write to the live server's database.
 - ``demo_pace_ms``: the demo assistant's pause between words (0: instant).
   A test that watches a reply stream sets it by parametrizing:
   ``@pytest.mark.parametrize("demo_pace_ms", [150])``.
@@ -27,8 +27,9 @@ Fixtures:
 
 Helpers (import them from here): ``check_accessibility(page)`` (axe-core, no
 violations allowed), ``screenshot(page, name)`` (into test-artifacts/),
-``register(page, username)``, ``sign_in(page, username)``, ``sign_out(page)``;
-the sizes ``DESKTOP`` and ``PHONE``.
+``register(page, username)``, ``sign_in(page, username)``, ``sign_out(page)``,
+``tab_to(page, locator)`` and ``focus_is_visible(page)`` (the keyboard); the
+sizes ``DESKTOP`` and ``PHONE``. The chat page's parts are in ``helpers.py``.
 """
 
 from __future__ import annotations
@@ -37,21 +38,18 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
 from flask import Flask, got_request_exception
-from werkzeug.security import generate_password_hash
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.conftest import PASSWORD
-from webapp import accounts
+from tests.factories import PASSWORD
 from webapp.extensions import db
 
 try:
     from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 except ImportError:  # reported by the ``browser`` fixture, so the rest of the suite still runs
     sync_playwright = None
 
@@ -86,12 +84,7 @@ def demo_pace_ms() -> int:
 
 
 @pytest.fixture
-def app(make_app, monkeypatch, demo_pace_ms) -> Flask:
-    # Nearly every browser test makes an account and signs in: two scrypt
-    # hashes at 0.2 s each would be the biggest wait in the suite. What the
-    # hash is does not matter to a browser; a cheap one keeps these fast.
-    cheap_hash = partial(generate_password_hash, method="pbkdf2:sha256:1000")
-    monkeypatch.setattr(accounts, "generate_password_hash", cheap_hash)
+def app(make_app, demo_pace_ms) -> Flask:
     app = make_app(WTF_CSRF_ENABLED=True, PROPAGATE_EXCEPTIONS=False, PARLEY_DEMO_PACE_MS=demo_pace_ms)
     with app.app_context():
         db.create_all()
@@ -291,3 +284,30 @@ def sign_in(page: Page, username: str, password: str = PASSWORD, *, remember: bo
 def sign_out(page: Page) -> None:
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def tab_to(page: Page, target: Locator, *, key: str = "Tab", limit: int = 40) -> list[str]:
+    """Press ``key`` (Tab, or Shift+Tab to go back) until ``target`` has the
+    focus; returns the ids of the landmarks (or "") that held each element
+    focused on the way."""
+    landmarks = []
+    for _ in range(limit):
+        page.keyboard.press(key)
+        here, landmark = target.evaluate(
+            """el => [el === document.activeElement,
+                      document.activeElement.closest("nav, main, header")?.id || ""]"""
+        )
+        if here:
+            return landmarks
+        landmarks.append(landmark)
+    pytest.fail(f"{limit} presses of {key} never reached {target} on {page.url}", pytrace=False)
+
+
+def focus_is_visible(page: Page) -> bool:
+    """Whether the focused element shows an outline."""
+    return page.evaluate(
+        """() => {
+            const style = getComputedStyle(document.activeElement);
+            return style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+        }"""
+    )

@@ -1,35 +1,16 @@
-"""What the chat browser tests share: seeding threads straight into the live
-server's database, and the locators for the parts of the chat page."""
+"""What the chat browser tests share: the locators for the parts of the chat
+page. (Threads are made with the ``make_thread`` fixture, straight into the
+live server's database.)"""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
-from flask import Flask
 from playwright.sync_api import Locator, Page, expect
-
-from webapp.conversations import append_message, create_conversation
-from webapp.extensions import db
-from webapp.models import User, utcnow
 
 THREAD_URL = re.compile(r"/c/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 LIVE = re.compile(r"\blive\b")
 CURRENT = re.compile(r"\bcurrent\b")
-
-
-def seed_thread(app: Flask, user: User, title: str, *, messages: int = 2, ago: timedelta | None = None) -> str:
-    """A thread of ``user`` with ``messages`` messages ("Message 001" …, the
-    user's and the assistant's in turn), last active ``ago``; returns its id."""
-    with app.app_context():
-        owner = db.session.get(User, user.id)
-        conversation = create_conversation(owner, title)
-        for n in range(1, messages + 1):
-            append_message(conversation, "user" if n % 2 else "assistant", f"Message {n:03d}")
-        if ago is not None:
-            conversation.updated_at = utcnow() - ago
-        db.session.commit()
-        return str(conversation.id)
 
 
 def set_marker(page: Page) -> None:

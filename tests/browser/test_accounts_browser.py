@@ -11,12 +11,13 @@ from playwright.sync_api import expect
 from tests.browser.conftest import (
     PHONE,
     check_accessibility,
+    focus_is_visible,
     register,
     screenshot,
     sign_in,
     sign_out,
 )
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 
 def header_nav(page):
@@ -64,10 +65,9 @@ def test_pages_have_no_accessibility_violations(page, make_user, path, signed_in
         screenshot(page, f"not-found-{'signed-in' if signed_in else 'anonymous'}")
 
 
-def test_forms_showing_errors_have_no_accessibility_violations(page, make_user):
-    make_user("alice")
+def test_forms_showing_errors_have_no_accessibility_violations(page, user):
     page.goto("/login")
-    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("The username or password is wrong.")
@@ -81,13 +81,12 @@ def test_forms_showing_errors_have_no_accessibility_violations(page, make_user):
     screenshot(page, "register-errors")
 
 
-def test_pages_read_well_in_dark_mode(new_page, make_user):
-    make_user("alice")
+def test_pages_read_well_in_dark_mode(new_page, user):
     page = new_page(color_scheme="dark")
     for path in ("/login", "/register"):
         page.goto(path)
         check_accessibility(page)
-    sign_in(page, "alice")
+    sign_in(page, user.username)
     page.goto("/settings")
     check_accessibility(page)
     screenshot(page, "settings-dark")
@@ -102,35 +101,25 @@ def assert_fits_the_screen(page) -> None:
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_account_pages_fit_the_screen(new_page, make_user, size):
-    make_user("alice", role="admin")  # an admin's header holds the most links
+def test_account_pages_fit_the_screen(new_page, admin_user, size):
+    # An admin's header holds the most links.
     page = new_page(PHONE) if size == "phone" else new_page()
     for name in ("login", "register"):
         page.goto(f"/{name}")
         assert_fits_the_screen(page)
         screenshot(page, name)
-    sign_in(page, "alice")
+    sign_in(page, admin_user.username)
     for name in ("settings", "home"):
         page.goto("/settings" if name == "settings" else "/")
         assert_fits_the_screen(page)
         screenshot(page, name, full_page=True)
 
 
-def focus_is_visible(page) -> bool:
-    return page.evaluate(
-        """() => {
-            const style = getComputedStyle(document.activeElement);
-            return style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
-        }"""
-    )
-
-
-def test_sign_in_with_the_keyboard_only(page, make_user):
-    make_user("alice")
+def test_sign_in_with_the_keyboard_only(page, user):
     page.goto("/login")
     # The username field has autofocus; from there the form is typed and tabbed through.
     expect(page.get_by_label("Username")).to_be_focused()
-    page.keyboard.type("alice")
+    page.keyboard.type(user.username)
     page.keyboard.press("Tab")
     expect(page.get_by_label("Password")).to_be_focused()
     assert focus_is_visible(page)
@@ -145,9 +134,8 @@ def test_sign_in_with_the_keyboard_only(page, make_user):
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def test_skip_link_appears_on_focus_and_moves_to_the_content(page, make_user):
-    make_user("alice")
-    sign_in(page, "alice")
+def test_skip_link_appears_on_focus_and_moves_to_the_content(page, user):
+    sign_in(page, user.username)
     page.goto("/settings")
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to content")
@@ -173,14 +161,13 @@ def test_hostile_username_is_refused_and_shown_as_text(page):
     assert dialogs == []
 
 
-def test_a_refused_form_puts_focus_on_the_first_field_in_error(page, make_user):
+def test_a_refused_form_puts_focus_on_the_first_field_in_error(page, other_user):
     register(page, "alice", "short")
     password = page.get_by_label("Password", exact=True)
     expect(password).to_be_focused()
     expect(password).to_have_accessible_description(re.compile("A password needs at least 10 characters"))
 
-    make_user("bob")
-    sign_in(page, "bob")
+    sign_in(page, other_user.username)
     page.goto("/settings")
     page.get_by_label("Current password").fill("not my password")
     page.get_by_label("New password", exact=True).fill("a brand new password")

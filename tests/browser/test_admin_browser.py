@@ -10,10 +10,8 @@ import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
-from tests.browser.conftest import DESKTOP, PHONE, check_accessibility, screenshot, sign_in
-from tests.factories import add_thread
+from tests.browser.conftest import DESKTOP, PHONE, check_accessibility, focus_is_visible, screenshot, sign_in, tab_to
 from webapp import administration as actions
 from webapp.extensions import db
 from webapp.models import Conversation, User
@@ -22,23 +20,6 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def add_threads(app, username: str, *threads: tuple[str, int]) -> dict[str, uuid.UUID]:
-    """Give ``username`` threads of ``(title, message count)``, oldest first;
-    returns their ids by title."""
-    ids = {}
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.username_key == username.lower()))
-        for title, messages in threads:
-            ids[title] = add_thread(user, title, messages).id
-        db.session.commit()
-    return ids
-
-
-def user_id(app, username: str) -> int:
-    with app.app_context():
-        return db.session.scalar(select(User.id).where(User.username_key == username.lower()))
 
 
 def title_row(page: Page, title: str):
@@ -82,55 +63,26 @@ def assert_buttons_level(page: Page, rows) -> None:
         assert len(set(tops)) <= 1, f"the action buttons of a row on {page.url} are not level: {tops}"
 
 
-def focused_name(page: Page) -> str:
-    return page.evaluate(
-        """() => {
-            const el = document.activeElement;
-            if (!el || el === document.body) return "";
-            return (el.getAttribute("aria-label") || el.textContent || el.value || "").replace(/\\s+/g, " ").trim();
-        }"""
-    )
-
-
-def focus_is_visible(page: Page) -> bool:
-    return page.evaluate(
-        """() => {
-            const style = getComputedStyle(document.activeElement);
-            return style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
-        }"""
-    )
-
-
-def tab_to(page: Page, name: str, *, key: str = "Tab", limit: int = 40) -> int:
-    """Press ``key`` (Tab, or Shift+Tab to go back) until the focused element is
-    named ``name``; how many presses it took."""
-    for presses in range(1, limit + 1):
-        page.keyboard.press(key)
-        if focused_name(page) == name:
-            return presses
-    pytest.fail(f"{limit} presses of {key} never reached {name!r} on {page.url}", pytrace=False)
-
-
 # --- an admin renames and deletes another user's thread; that user sees it --------------
 
 
-def test_admin_renames_and_deletes_another_users_thread_and_the_owner_sees_it(app, new_page, make_user):
-    make_user("root", role="admin")
-    make_user("bob")
-    make_user("carol")
-    bob = add_threads(app, "bob", ("Doomed thread", 2), ("Rude title", 3), ("Keep me", 1))
-    add_threads(app, "carol", ("Carol's plans", 2))
+def test_admin_renames_and_deletes_another_users_thread_and_the_owner_sees_it(
+    app, new_page, admin_user, other_user, make_user, make_thread
+):
+    threads = [("Doomed thread", 2), ("Rude title", 3), ("Keep me", 1)]
+    bob = {title: make_thread(other_user, title, messages=n) for title, n in threads}
+    make_thread(make_user("carol"), "Carol's plans", messages=2)
 
     # Bob is signed in in his own browser context, and has the threads in his sidebar.
     owner = new_page(DESKTOP)
-    sign_in(owner, "bob")
+    sign_in(owner, other_user.username)
     for title in ("Doomed thread", "Rude title", "Keep me"):
         expect(sidebar(owner).get_by_role("link", name=title, exact=True)).to_be_visible()
     doomed_url = f"/c/{bob['Doomed thread']}"
 
     admin = new_page(DESKTOP)
     dialogs = fail_on_dialogs(admin)
-    sign_in(admin, "root")
+    sign_in(admin, admin_user.username)
     admin.goto("/admin/conversations")
     expect(admin.get_by_role("heading", name="Conversations", level=1)).to_be_visible()
     expect(title_row(admin, "Carol's plans")).to_be_visible()
@@ -231,22 +183,24 @@ def test_admin_renames_and_deletes_another_users_thread_and_the_owner_sees_it(ap
 # --- every admin page: axe, and how it looks ------------------------------------------------
 
 
-def seed_a_busy_instance(app, make_user) -> dict[str, uuid.UUID]:
+@pytest.fixture
+def busy_instance(app, admin_user, other_user, make_user, make_thread) -> dict[str, uuid.UUID]:
     """Accounts, threads (long titles, a hostile one) and a few audit events,
-    so the tables have something to wrap, scroll and show."""
-    make_user("root", role="admin")
-    make_user("bob")
-    make_user("carol")
-    make_user("a_rather_long_username_of_32_ch", role="admin")
-    make_user("dave")
+    so the tables have something to wrap, scroll and show; the threads' ids
+    by title."""
+    carol = make_user("carol")
+    long_named = make_user("a_rather_long_username_of_32_ch", role="admin")
+    dave = make_user("dave")
     long_title = "Planning the quarterly offsite: venues, travel budget, dietary needs and the agenda for day two"
     unbroken = "Supercalifragilisticexpialidocious" * 3
-    ids = add_threads(app, "bob", ("Trip to Lisbon", 12), (long_title, 4), (HOSTILE, 1), ("Untitled draft", 0))
-    ids |= add_threads(app, "carol", ("Recipes", 1_204), (unbroken, 2))
-    ids |= add_threads(app, "a_rather_long_username_of_32_ch", ("Server migration checklist", 30))
+    threads = [
+        (other_user, "Trip to Lisbon", 12), (other_user, long_title, 4), (other_user, HOSTILE, 1),
+        (other_user, "Untitled draft", 0), (carol, "Recipes", 1_204), (carol, unbroken, 2),
+        (long_named, "Server migration checklist", 30),
+    ]
+    ids = {title: make_thread(owner, title, messages=n) for owner, title, n in threads}
     with app.app_context():
-        root = db.session.scalar(select(User).where(User.username == "root"))
-        dave = db.session.scalar(select(User).where(User.username == "dave"))
+        root, dave = db.session.get(User, admin_user.id), db.session.get(User, dave.id)
         actions.rename_thread(root, db.session.get(Conversation, ids["Trip to Lisbon"]), "Trip to Lisbon in May")
         actions.rename_thread(root, db.session.get(Conversation, ids[unbroken]), f"{unbroken} (renamed)")
         actions.delete_thread(root, db.session.get(Conversation, ids["Untitled draft"]))
@@ -257,11 +211,11 @@ def seed_a_busy_instance(app, make_user) -> dict[str, uuid.UUID]:
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_admin_pages_pass_axe_fit_the_screen_and_are_screenshotted(app, new_page, make_user, size):
-    ids = seed_a_busy_instance(app, make_user)
+def test_admin_pages_pass_axe_fit_the_screen_and_are_screenshotted(new_page, busy_instance, admin_user, size):
+    ids = busy_instance
     page = new_page(PHONE if size == "phone" else DESKTOP)
     dialogs = fail_on_dialogs(page)
-    sign_in(page, "root")
+    sign_in(page, admin_user.username)
 
     page.goto("/admin/conversations")
     expect(title_row(page, "Recipes")).to_be_visible()
@@ -302,7 +256,7 @@ def test_admin_pages_pass_axe_fit_the_screen_and_are_screenshotted(app, new_page
     assert_no_sideways_scroll(page)
 
     # An admin's own account: the confirmation page says why it cannot be done.
-    page.goto(f"/admin/users/{user_id(app, 'root')}/delete")
+    page.goto(f"/admin/users/{admin_user.id}/delete")
     expect(page.get_by_role("alert")).to_have_text("You cannot delete your own account. Ask another admin to do it.")
     check_accessibility(page)
 
@@ -314,11 +268,10 @@ def test_admin_pages_pass_axe_fit_the_screen_and_are_screenshotted(app, new_page
     assert dialogs == []
 
 
-def test_admin_pages_read_well_in_dark_mode(app, new_page, make_user):
-    ids = seed_a_busy_instance(app, make_user)
+def test_admin_pages_read_well_in_dark_mode(new_page, busy_instance, admin_user):
     page = new_page(color_scheme="dark")
-    sign_in(page, "root")
-    for path in ("/admin/conversations", f"/admin/conversations/{ids['Recipes']}", "/admin/users", "/admin/audit"):
+    sign_in(page, admin_user.username)
+    for path in ("/admin/conversations", f"/admin/conversations/{busy_instance['Recipes']}", "/admin/users", "/admin/audit"):
         page.goto(path)
         check_accessibility(page)
     page.goto("/admin/users")
@@ -328,15 +281,13 @@ def test_admin_pages_read_well_in_dark_mode(app, new_page, make_user):
 # --- keyboard only ----------------------------------------------------------------------------
 
 
-def test_promote_a_user_to_admin_with_the_keyboard_only(page, make_user):
-    make_user("root", role="admin")
-    make_user("bob")
+def test_promote_a_user_to_admin_with_the_keyboard_only(page, admin_user, other_user, make_user):
     make_user("carol")
-    sign_in(page, "root")
+    sign_in(page, admin_user.username)
     page.goto("/admin/users")
 
     # From the top of the page: past the header, the admin menu, the search form and the table's scroll box.
-    tab_to(page, "Make admin bob")
+    tab_to(page, page.get_by_role("button", name="Make admin bob"))
     assert focus_is_visible(page), "the focused Make admin button shows no outline"
     page.keyboard.press("Enter")
 
@@ -351,7 +302,7 @@ def test_promote_a_user_to_admin_with_the_keyboard_only(page, make_user):
     expect(carol.get_by_role("button", name="Make admin carol")).to_be_visible()
 
     # Still by keyboard: back up to the admin menu and on to the audit log, which records the change.
-    tab_to(page, "Audit log", key="Shift+Tab")
+    tab_to(page, page.get_by_role("navigation", name="Admin").get_by_role("link", name="Audit log"), key="Shift+Tab")
     assert focus_is_visible(page)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Audit log", level=1)).to_be_visible()
@@ -364,15 +315,13 @@ def test_promote_a_user_to_admin_with_the_keyboard_only(page, make_user):
 # --- hostile input ---------------------------------------------------------------------------------
 
 
-def test_a_hostile_title_shows_as_text_in_the_admin_pages(app, new_page, make_user):
-    make_user("root", role="admin")
-    make_user("bob")
-    ids = add_threads(app, "bob", (HOSTILE, 2), ("Harmless", 1))
+def test_a_hostile_title_shows_as_text_in_the_admin_pages(new_page, admin_user, other_user, make_thread):
+    ids = {title: make_thread(other_user, title, messages=n) for title, n in [(HOSTILE, 2), ("Harmless", 1)]}
     # Without the CSP, markup let through would run (and its image fail to
     # load), so the dialog and error checks do not rest on the CSP alone.
     page = new_page(bypass_csp=True)
     dialogs = fail_on_dialogs(page)
-    sign_in(page, "root")
+    sign_in(page, admin_user.username)
 
     page.goto("/admin/conversations")
     link = title_row(page, HOSTILE).get_by_role("link", name=HOSTILE, exact=True)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PHONE, check_accessibility, screenshot, sign_in
+from tests.browser.conftest import PHONE, check_accessibility, focus_is_visible, screenshot, sign_in, tab_to
 from tests.browser.helpers import (
     CURRENT,
     LIVE,
@@ -21,7 +21,6 @@ from tests.browser.helpers import (
     disclosure,
     open_sidebar_menu,
     reply_is_finished,
-    seed_thread,
     send_button,
     page_kept,
     set_marker,
@@ -38,9 +37,8 @@ XSS_LINK = "[x](javascript:alert(1))"
 
 
 @pytest.mark.parametrize("demo_pace_ms", [40])
-def test_a_new_chat_starts_without_a_reload_and_its_reply_streams_in(page, make_user):
-    make_user("alice")
-    sign_in(page, "alice")
+def test_a_new_chat_starts_without_a_reload_and_its_reply_streams_in(page, user):
+    sign_in(page, user.username)
     page.goto("/")
     expect(page.get_by_role("heading", name="New chat", level=1)).to_be_visible()
     expect(page.get_by_text("No chats yet.")).to_be_visible()
@@ -85,11 +83,10 @@ def test_a_new_chat_starts_without_a_reload_and_its_reply_streams_in(page, make_
 # --- 2. posting moves a thread to the top ---------------------------------------------
 
 
-def test_posting_in_an_older_thread_moves_it_to_the_top(page, app, make_user):
-    alice = make_user("alice")
-    older = seed_thread(app, alice, "Older chat", messages=2, ago=timedelta(days=3))
-    seed_thread(app, alice, "Newer chat", messages=2, ago=timedelta(hours=1))
-    sign_in(page, "alice")
+def test_posting_in_an_older_thread_moves_it_to_the_top(page, user, make_thread):
+    older = make_thread(user, "Older chat", messages=2, ago=timedelta(days=3))
+    make_thread(user, "Newer chat", messages=2, ago=timedelta(hours=1))
+    sign_in(page, user.username)
     page.goto(f"/c/{older}")
     expect(sidebar_links(page)).to_have_text(["Newer chat", "Older chat"])
     expect(page.get_by_role("heading", name="Previous 7 days")).to_be_visible()
@@ -112,12 +109,11 @@ def test_posting_in_an_older_thread_moves_it_to_the_top(page, app, make_user):
 # --- 3. the composer ------------------------------------------------------------------
 
 
-def test_the_composer_refuses_what_it_cannot_send_and_keeps_the_text(page, make_user, browser_errors):
+def test_the_composer_refuses_what_it_cannot_send_and_keeps_the_text(page, user, browser_errors):
     # The server's refusal is a 422 by design (htmx swaps the re-rendered
     # composer), and Chromium logs every 4xx fetch as a console error.
     browser_errors.allow(r"status of 422 \(UNPROCESSABLE ENTITY\) \(http://[^)]+/c\)$")
-    make_user("alice")
-    sign_in(page, "alice")
+    sign_in(page, user.username)
     page.goto("/")
     posts = count_posts(page)
     box = composer(page)
@@ -177,9 +173,8 @@ def assert_layout_holds(page) -> None:
     expect(send_button(page)).to_be_in_viewport(ratio=1)
 
 
-def test_a_long_unbroken_line_wraps_in_the_composer(page, make_user):
-    make_user("alice")
-    sign_in(page, "alice")
+def test_a_long_unbroken_line_wraps_in_the_composer(page, user):
+    sign_in(page, user.username)
     page.goto("/")
     composer(page).fill("https://example.org/" + "a" * 300)
     assert_layout_holds(page)
@@ -193,12 +188,11 @@ def test_a_long_unbroken_line_wraps_in_the_composer(page, make_user):
 # --- 4. rename and delete -------------------------------------------------------------
 
 
-def test_rename_and_delete_from_the_sidebar_and_the_header(page, app, make_user):
-    alice = make_user("alice")
-    first = seed_thread(app, alice, "First chat", messages=2, ago=timedelta(minutes=30))
-    second = seed_thread(app, alice, "Second chat", messages=2, ago=timedelta(minutes=20))
-    seed_thread(app, alice, "Third chat", messages=2, ago=timedelta(minutes=10))
-    sign_in(page, "alice")
+def test_rename_and_delete_from_the_sidebar_and_the_header(page, user, make_thread):
+    first = make_thread(user, "First chat", messages=2, ago=timedelta(minutes=30))
+    second = make_thread(user, "Second chat", messages=2, ago=timedelta(minutes=20))
+    make_thread(user, "Third chat", messages=2, ago=timedelta(minutes=10))
+    sign_in(page, user.username)
     page.goto(f"/c/{first}")
     expect(sidebar_links(page)).to_have_text(["Third chat", "Second chat", "First chat"])
     set_marker(page)
@@ -254,16 +248,15 @@ def test_rename_and_delete_from_the_sidebar_and_the_header(page, app, make_user)
     assert page.goto(f"/c/{second}").ok
 
 
-def test_acting_on_a_thread_deleted_elsewhere_shows_a_notice(page, new_page, app, make_user, browser_errors):
+def test_acting_on_a_thread_deleted_elsewhere_shows_a_notice(page, new_page, user, make_thread, browser_errors):
     # The post to the deleted thread is answered 404 by design, and Chromium
     # logs every 4xx fetch as a console error.
     browser_errors.allow(r"status of 404 \(NOT FOUND\) \(http://[^)]+/c/[0-9a-f-]+/messages\)$")
-    alice = make_user("alice")
-    thread = seed_thread(app, alice, "Doomed chat", messages=2)
-    sign_in(page, "alice")
+    thread = make_thread(user, "Doomed chat", messages=2)
+    sign_in(page, user.username)
     page.goto(f"/c/{thread}")
     other = new_page()
-    sign_in(other, "alice")
+    sign_in(other, user.username)
     other.goto(f"/c/{thread}")
     other_header = other.locator("#pane-header")
     disclosure(other_header, "Actions for Doomed chat").click()
@@ -286,10 +279,9 @@ def test_acting_on_a_thread_deleted_elsewhere_shows_a_notice(page, new_page, app
 # --- 5. load earlier ------------------------------------------------------------------
 
 
-def test_a_long_thread_opens_at_the_newest_message_and_loads_earlier_ones_in_place(page, app, make_user):
-    alice = make_user("alice")
-    thread = seed_thread(app, alice, "Long chat", messages=120)
-    sign_in(page, "alice")
+def test_a_long_thread_opens_at_the_newest_message_and_loads_earlier_ones_in_place(page, user, make_thread):
+    thread = make_thread(user, "Long chat", messages=120)
+    sign_in(page, user.username)
     page.goto(f"/c/{thread}")
 
     messages = page.locator("#message-list article.message")
@@ -324,11 +316,10 @@ def test_a_long_thread_opens_at_the_newest_message_and_loads_earlier_ones_in_pla
 # --- 6. infinite sidebar --------------------------------------------------------------
 
 
-def test_the_sidebar_loads_more_threads_as_it_scrolls(page, app, make_user):
-    alice = make_user("alice")
+def test_the_sidebar_loads_more_threads_as_it_scrolls(page, user, make_thread):
     for n in range(1, 121):
-        seed_thread(app, alice, f"Chat {n}", messages=0, ago=timedelta(hours=121 - n))
-    sign_in(page, "alice")
+        make_thread(user, f"Chat {n}", messages=0, ago=timedelta(hours=121 - n))
+    sign_in(page, user.username)
     page.goto("/")
     links = sidebar_links(page)
     expect(links).to_have_count(50)
@@ -351,10 +342,9 @@ def test_the_sidebar_loads_more_threads_as_it_scrolls(page, app, make_user):
 # --- 7. no JavaScript -----------------------------------------------------------------
 
 
-def test_everything_works_with_javascript_off(new_page, make_user):
-    make_user("alice")
+def test_everything_works_with_javascript_off(new_page, user):
     page = new_page(java_script_enabled=False)
-    sign_in(page, "alice")
+    sign_in(page, user.username)
     page.goto("/")
 
     page.get_by_label("Message", exact=True).fill("Hello without scripts")
@@ -400,11 +390,10 @@ def test_everything_works_with_javascript_off(new_page, make_user):
 
 # A little pace, so that the hostile text also travels as streamed tokens.
 @pytest.mark.parametrize("demo_pace_ms", [5])
-def test_hostile_titles_and_messages_render_inert(page, make_user):
+def test_hostile_titles_and_messages_render_inert(page, user):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    make_user("alice")
-    sign_in(page, "alice")
+    sign_in(page, user.username)
     page.goto("/")
     # Count every <img> that enters the page, however briefly (a streamed
     # token is swapped in as HTML): the chat page itself has none.
@@ -455,26 +444,9 @@ def test_hostile_titles_and_messages_render_inert(page, make_user):
 # --- 11. keyboard only ----------------------------------------------------------------
 
 
-def tab_to(page, locator, limit: int = 40, key: str = "Tab") -> list[str]:
-    """Press Tab (or ``key``) until ``locator`` has the focus; returns the ids
-    of the landmarks (or "") that held each element focused on the way."""
-    landmarks = []
-    for _ in range(limit):
-        page.keyboard.press(key)
-        here, landmark = locator.evaluate(
-            """el => [el === document.activeElement,
-                      document.activeElement.closest("nav, main, header")?.id || ""]"""
-        )
-        if here:
-            return landmarks
-        landmarks.append(landmark)
-    raise AssertionError(f"Tab never reached {locator}")
-
-
-def test_chat_with_the_keyboard_only(page, app, make_user):
-    alice = make_user("alice")
-    thread = seed_thread(app, alice, "Keyboard chat", messages=2)
-    sign_in(page, "alice")
+def test_chat_with_the_keyboard_only(page, user, make_thread):
+    thread = make_thread(user, "Keyboard chat", messages=2)
+    sign_in(page, user.username)
     page.goto(f"/c/{thread}")
 
     page.keyboard.press("Tab")
@@ -497,9 +469,7 @@ def test_chat_with_the_keyboard_only(page, app, make_user):
     summary = disclosure(item, "Actions for Keyboard chat")
     tab_to(page, summary, key="Shift+Tab")
     expect(item.locator(".thread-actions")).to_have_css("opacity", "1")
-    assert summary.evaluate(
-        "el => getComputedStyle(el).outlineStyle !== 'none' && parseFloat(getComputedStyle(el).outlineWidth) > 0"
-    ), "the focused menu button shows no outline"
+    assert focus_is_visible(page), "the focused menu button shows no outline"
     page.keyboard.press("Enter")
     rename = item.get_by_label("Rename")
     expect(rename).to_be_visible()
@@ -522,12 +492,11 @@ def test_chat_with_the_keyboard_only(page, app, make_user):
 # --- 12. phone ------------------------------------------------------------------------
 
 
-def test_on_a_phone_the_drawer_opens_and_a_thread_can_be_picked(phone_page, app, make_user):
+def test_on_a_phone_the_drawer_opens_and_a_thread_can_be_picked(phone_page, user, make_thread):
     page = phone_page
-    alice = make_user("alice")
-    seed_thread(app, alice, "On the go", messages=4, ago=timedelta(hours=2))
-    seed_thread(app, alice, "Another chat", messages=2)
-    sign_in(page, "alice")
+    make_thread(user, "On the go", messages=4, ago=timedelta(hours=2))
+    make_thread(user, "Another chat", messages=2)
+    sign_in(page, user.username)
     page.goto("/")
     sidebar = page.get_by_role("navigation", name="Chats")
     expect(sidebar).not_to_be_in_viewport()
@@ -560,14 +529,13 @@ def test_on_a_phone_the_drawer_opens_and_a_thread_can_be_picked(phone_page, app,
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_chat_pages_look_right(new_page, app, make_user, size):
+def test_chat_pages_look_right(new_page, user, make_thread, size):
     viewport = PHONE if size == "phone" else None
     page = new_page(viewport) if viewport else new_page()
-    alice = make_user("alice")
-    seed_thread(app, alice, "Planning the garden", messages=6, ago=timedelta(days=1, hours=2))
-    seed_thread(app, alice, "A question about tax forms that goes on and on well past any width", messages=2,
+    make_thread(user, "Planning the garden", messages=6, ago=timedelta(days=1, hours=2))
+    make_thread(user, "A question about tax forms that goes on and on well past any width", messages=2,
                 ago=timedelta(days=9))
-    sign_in(page, "alice")
+    sign_in(page, user.username)
     page.goto("/")
     check_accessibility(page)
     screenshot(page, "chat-new")
@@ -588,11 +556,10 @@ def test_chat_pages_look_right(new_page, app, make_user, size):
     screenshot(page, "chat-rename-menu")
 
 
-def test_the_chat_page_reads_well_in_dark_mode(new_page, app, make_user):
+def test_the_chat_page_reads_well_in_dark_mode(new_page, user, make_thread):
     page = new_page(color_scheme="dark")
-    alice = make_user("alice")
-    seed_thread(app, alice, "An older chat", messages=2, ago=timedelta(days=2))
-    sign_in(page, "alice")
+    make_thread(user, "An older chat", messages=2, ago=timedelta(days=2))
+    sign_in(page, user.username)
     page.goto("/")
     check_accessibility(page)
     composer(page).fill("Show me some code")
