@@ -4,7 +4,9 @@ owner of a thread, another user and an admin.
 The routes are read from ``app.url_map``, so a route added later is in the
 matrix without anyone listing it here; unless it is in PUBLIC, it is
 expected to need a signed-in user. Where a request is refused, nothing may
-have changed.
+have changed. Where it is let through, it must do its work: OPEN says what
+each route answers then (the page, or where it redirects), and a route
+missing from OPEN fails until it is added.
 """
 
 from __future__ import annotations
@@ -15,28 +17,39 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import HTMX, add_thread, sign_in
+from tests.factories import HTMX, PASSWORD, add_thread, sign_in
+from tests.html import parse
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import AuditEvent, Conversation, Message, User
+from webapp.tokens import create_token
 
 ROLES = ("anonymous", "owner", "other user", "admin")
 
 # Reachable without signing in.
 PUBLIC = {"auth.login", "auth.register", "auth.logout", "health.healthz", "static"}
 
-# Enough to get past form validation where it is cheap to; any other POST
-# is sent empty, which is fine: a refusal is a 422, not a 401, 403 or 404.
+# What a form needs to pass validation, so an open route does its work;
+# "{…}" is filled in from the world.
+NEW_PASSWORD = "another long password"
 FORM_DATA = {
+    "auth.login": {"username": "alice", "password": PASSWORD},
+    "auth.register": {"username": "newcomer", "password": PASSWORD, "password_confirm": PASSWORD},
+    "auth.change_password": {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+    "auth.create_api_token": {"name": "matrix"},
     "chat.create": {"content": "hello"},
     "chat.post_message": {"content": "hello"},
     "chat.rename": {"title": "renamed"},
+    "chat.settings": {"model": "llama3", "system_prompt": ""},
+    "chat.edit": {"content": "edited"},
+    "chat.branch": {"message": "{reply}"},
     "admin.rename": {"title": "renamed"},
     "admin.set_role": {"role": "admin"},
     "admin.set_active": {"active": "0"},
 }
 
 ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+THREAD_URL = re.compile(r"/c/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def app_routes() -> list[tuple[str, str, str]]:
@@ -69,38 +82,166 @@ def expected(endpoint: str, path: str, role: str) -> str:
     return "open"
 
 
-def url_for_rule(path: str, ids: SimpleNamespace) -> tuple[str, bool]:
-    """The rule with its arguments filled in, and whether some argument is
-    one this test cannot make real (so a 404 there proves nothing)."""
-    guessed = False
+def url_for_rule(path: str, world: SimpleNamespace, role: str) -> str:
+    """The rule with its arguments filled in with things that exist."""
 
     def value(match: re.Match) -> str:
-        nonlocal guessed
-        converter, name = match.groups()
-        if name == "conversation_id":
-            return str(ids.thread)
-        if name == "user_id":
-            return str(ids.target)
-        if name == "filename":
-            return "css/parley.css"
-        guessed = True
-        return "1" if converter == "int" else "x"
+        name = match.group(2)
+        values = {
+            "conversation_id": world.thread,
+            "message_id": world.reply,
+            "user_id": world.target,
+            "token_id": world.tokens.get(role, world.tokens["owner"]),
+            "filename": "css/parley.css",
+        }
+        assert name in values, f"the matrix cannot fill in <{name}> of {path}: give url_for_rule a real one"
+        return str(values[name])
 
-    return ARGUMENT.sub(value, path), guessed
+    return ARGUMENT.sub(value, path)
+
+
+def form_data(endpoint: str, world: SimpleNamespace) -> dict[str, str]:
+    return {name: value.format(**vars(world)) for name, value in FORM_DATA.get(endpoint, {}).items()}
+
+
+# --- what an open route answers ---------------------------------------------------------------
+# Each check gets the response, the world and the role; text in "{…}" is
+# filled in from the world.
+
+
+def page(heading: str):
+    """A page whose main heading is ``heading``."""
+
+    def check(response, world, role):
+        assert response.status_code == 200, response.status_code
+        assert parse(response.text).one("heading", level=1).text == heading.format(**vars(world))
+
+    return check
+
+
+def redirect(to: str | re.Pattern[str]):
+    """A redirect to ``to``."""
+
+    def check(response, world, role):
+        assert response.status_code in (302, 303), response.status_code
+        location = response.headers["Location"]
+        if isinstance(to, re.Pattern):
+            assert to.fullmatch(location), location
+        else:
+            assert location == to.format(**vars(world)), location
+
+    return check
+
+
+def anonymous_or_not(anonymous, signed_in):
+    return lambda response, world, role: (anonymous if role == "anonymous" else signed_in)(response, world, role)
+
+
+def text(body: str, mimetype: str = "text/plain"):
+    def check(response, world, role):
+        assert (response.status_code, response.mimetype) == (200, mimetype)
+        assert response.text == body
+
+    return check
+
+
+def event_stream(response, world, role):
+    # Not read: a thread's event stream stays open for as long as the page does.
+    assert (response.status_code, response.mimetype) == (200, "text/event-stream")
+
+
+def stylesheet(response, world, role):
+    assert (response.status_code, response.mimetype) == (200, "text/css")
+
+
+def json_export(response, world, role):
+    assert (response.status_code, response.mimetype) == (200, "application/json")
+    assert response.json["conversation"]["id"] == str(world.thread)
+
+
+def markdown_export(response, world, role):
+    assert (response.status_code, response.mimetype) == (200, "text/markdown")
+    assert response.text.startswith("# Alice's\n")
+
+
+def new_token(response, world, role):
+    assert response.status_code == 201, response.status_code
+    assert parse(response.text).one("status", re.compile("shown only this once")).by_label("New token")
+
+
+SIGNED_IN_HOME = redirect("/")
+
+OPEN = {
+    ("GET", "auth.login"): anonymous_or_not(page("Sign in"), SIGNED_IN_HOME),
+    ("POST", "auth.login"): redirect("/"),
+    ("GET", "auth.register"): anonymous_or_not(page("Create an account"), SIGNED_IN_HOME),
+    ("POST", "auth.register"): redirect("/"),
+    ("POST", "auth.logout"): redirect("/login"),
+    ("GET", "health.healthz"): text("ok"),
+    ("GET", "static"): stylesheet,
+    ("GET", "chat.index"): page("New chat"),
+    ("POST", "chat.create"): redirect(THREAD_URL),
+    ("GET", "chat.search"): page("Search your chats"),
+    ("GET", "chat.sidebar"): page("New chat"),
+    ("GET", "auth.settings"): page("Settings"),
+    ("POST", "auth.change_password"): redirect("/settings"),
+    ("POST", "auth.create_api_token"): new_token,
+    ("POST", "auth.revoke_api_token"): redirect("/settings"),
+    ("GET", "chat.thread"): page("Alice's"),
+    ("GET", "chat.messages"): page("Alice's"),
+    ("GET", "chat.thread_menu"): redirect("/c/{thread}"),
+    ("GET", "chat.stream"): event_stream,
+    ("GET", "chat.thread_events"): event_stream,
+    ("POST", "chat.post_message"): redirect("/c/{thread}"),
+    ("POST", "chat.regenerate"): redirect("/c/{thread}"),
+    ("POST", "chat.stop_reply"): redirect("/c/{thread}"),
+    ("POST", "chat.settings"): redirect("/c/{thread}"),
+    ("POST", "chat.rename"): redirect("/c/{thread}"),
+    ("POST", "chat.delete"): redirect("/"),
+    ("GET", "chat.edit_form"): page("Alice's"),
+    ("POST", "chat.edit"): redirect("/c/{thread}"),
+    ("POST", "chat.branch"): redirect("/c/{thread}"),
+    ("POST", "chat.fork"): redirect(THREAD_URL),  # the copy
+    ("GET", "admin.index"): page("Conversations"),
+    ("GET", "admin.conversations"): page("Conversations"),
+    ("GET", "admin.conversation"): page("Alice's"),
+    ("GET", "admin.messages"): page("Alice's"),
+    ("POST", "admin.rename"): redirect("/admin/conversations/{thread}"),
+    ("POST", "admin.delete"): redirect("/admin/conversations"),
+    ("GET", "admin.users"): page("Users"),
+    ("POST", "admin.set_role"): redirect("/admin/users"),
+    ("POST", "admin.set_active"): redirect("/admin/users"),
+    ("GET", "admin.confirm_delete_user"): page("Delete the account carol?"),
+    ("POST", "admin.delete_user"): redirect("/admin/users"),
+    ("GET", "admin.audit"): page("Audit log"),
+}
+# Routes that share an endpoint but answer differently.
+BY_PATH = {
+    "/c/<uuid:conversation_id>/export.json": json_export,
+    "/c/<uuid:conversation_id>/export.md": markdown_export,
+}
 
 
 @pytest.fixture
 def world(app, user, other_user, admin_user, make_user):
-    """alice (the owner) has a thread with one message; bob is another user;
-    root is the admin; carol is the account the /admin/users routes act on."""
+    """alice (the owner) has a thread: her message and the assistant's reply;
+    bob is another user; root is the admin; carol is the account the
+    /admin/users routes act on. Each signed-in role has an API token."""
     carol = make_user("carol")
+    accounts = {"owner": user, "other user": other_user, "admin": admin_user}
     with app.app_context():
-        thread = add_thread(db.session.get(User, user.id), "Alice's", messages=1)
+        thread = add_thread(db.session.get(User, user.id), "Alice's", messages=2)
+        reply = db.session.scalar(select(Message.id).where(Message.role == "assistant"))
+        tokens = {
+            role: create_token(db.session.get(User, account.id), "matrix")[0] for role, account in accounts.items()
+        }
         db.session.commit()
         return SimpleNamespace(
             thread=thread.id,
+            reply=reply,
             target=carol.id,
-            accounts={"owner": user, "other user": other_user, "admin": admin_user},
+            tokens={role: token.id for role, token in tokens.items()},
+            accounts=accounts,
         )
 
 
@@ -128,32 +269,33 @@ CASES = [
 def test_route_access(app, client, world, path, method, endpoint, role):
     if role != "anonymous":
         sign_in(client, world.accounts[role])
-    url, guessed = url_for_rule(path, world)
+    url = url_for_rule(path, world, role)
+    data = None if method == "GET" else form_data(endpoint, world)
     before = snapshot(app)
-    response = client.open(url, method=method, data=FORM_DATA.get(endpoint, {}))
-    status = response.status_code
-    response.close()
-
-    if is_api(path):
-        # Anonymous: only the published API description is open.
-        assert path.endswith("openapi.json") or not 200 <= status < 300, status
-        return
-    outcome = expected(endpoint, path, role)
-    if outcome == "sign in":
-        assert status == 302, status
-        assert response.headers["Location"].startswith("/login?next=")
-        htmx = client.open(url, method=method, data=FORM_DATA.get(endpoint, {}), headers=HTMX)
-        assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/login?next=")
-    elif outcome == "forbidden":
-        assert status == 403, status
-    elif outcome == "missing":
-        assert status == 404, status
-    else:
-        assert status < 500, status
-        assert status not in (401, 403), status
-        assert status != 404 or guessed, status
-        if status in (301, 302, 303):  # not the sign-in gate
-            assert not response.headers["Location"].startswith("/login?next="), response.headers["Location"]
+    response = client.open(url, method=method, data=data)
+    try:
+        if is_api(path):
+            # Anonymous: only the published API description is open.
+            assert path.endswith("openapi.json") or not 200 <= response.status_code < 300, response.status_code
+            return
+        outcome = expected(endpoint, path, role)
+        if outcome == "sign in":
+            assert response.status_code == 302, response.status_code
+            assert response.headers["Location"].startswith("/login?next=")
+            htmx = client.open(url, method=method, data=data, headers=HTMX)
+            assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/login?next=")
+        elif outcome == "forbidden":
+            assert response.status_code == 403, response.status_code
+            assert "admins only" in response.text
+        elif outcome == "missing":
+            assert response.status_code == 404, response.status_code
+            assert parse(response.text).one("heading", level=1).text == "Not found"
+        else:
+            shows = BY_PATH.get(path) or OPEN.get((method, endpoint))
+            assert shows, f"say in OPEN what {method} {path} ({endpoint}) answers when it is open"
+            shows(response, world, role)
+    finally:
+        response.close()
     if outcome != "open":
         assert snapshot(app) == before, "a refused request changed something"
 
@@ -165,3 +307,84 @@ def test_the_matrix_covers_every_admin_route():
         "admin.delete", "admin.users", "admin.set_role", "admin.set_active", "admin.confirm_delete_user",
         "admin.delete_user", "admin.audit",
     }
+
+
+# --- input no route may choke on --------------------------------------------------------------
+# Each route is tried as the role that may open it; what it refuses, it
+# refuses with the site's own answer, and nothing changes.
+
+
+def opener(path: str, endpoint: str) -> str:
+    if endpoint in PUBLIC:
+        return "anonymous"
+    return "admin" if path.startswith("/admin") else "owner"
+
+
+def route_of(endpoint: str, method: str) -> str:
+    return next(path for path, route_method, route_endpoint in ROUTES if (route_endpoint, route_method) == (endpoint, method))
+
+
+INTEGER_ID = re.compile(r"<(?:int|bigint)(?:\([^)]*\))?:\w+>")
+# One past PostgreSQL's integer and one past its bigint: ids no row can have.
+OUT_OF_RANGE = ("2147483648", "9223372036854775808")
+
+ID_CASES = [
+    pytest.param(path, method, endpoint, number, id=f"{method} {path} [{number}]")
+    for path, method, endpoint in ROUTES
+    if INTEGER_ID.search(path)
+    for number in OUT_OF_RANGE
+]
+
+
+@pytest.mark.parametrize(("path", "method", "endpoint", "number"), ID_CASES)
+def test_an_id_out_of_range_is_404_and_changes_nothing(app, client, world, path, method, endpoint, number):
+    role = opener(path, endpoint)
+    if role != "anonymous":
+        sign_in(client, world.accounts[role])
+    url = url_for_rule(INTEGER_ID.sub(number, path), world, role)
+    data = FORM_DATA.get(endpoint) if method != "GET" else None
+    before = snapshot(app)
+    response = client.open(url, method=method, data=data)
+    assert response.status_code == 404, response.status_code
+    if is_api(path):
+        assert response.json["error"]["code"] == "not_found"
+    else:
+        assert parse(response.text).one("heading", level=1).text == "Not found"
+    assert snapshot(app) == before
+
+
+# Query parameters that routes read; form fields are FORM_DATA's.
+QUERY_INPUTS = {
+    "auth.login": ["next"],
+    "chat.search": ["q"],
+    "chat.sidebar": ["cursor"],
+    "chat.messages": ["before"],
+    "admin.index": ["q", "user", "cursor"],
+    "admin.conversations": ["q", "user", "cursor"],
+    "admin.messages": ["before"],
+    "admin.users": ["q", "cursor"],
+    "admin.audit": ["cursor"],
+}
+NUL_CASES = [
+    *(pytest.param("GET", endpoint, field, id=f"GET {endpoint} ?{field}") for endpoint, fields in QUERY_INPUTS.items() for field in fields),
+    *(pytest.param("POST", endpoint, field, id=f"POST {endpoint} {field}") for endpoint, data in FORM_DATA.items() for field in data),
+]
+
+
+@pytest.mark.parametrize(("method", "endpoint", "field"), NUL_CASES)
+def test_a_nul_in_any_text_input_is_422_and_changes_nothing(app, client, world, method, endpoint, field):
+    """PostgreSQL can neither store nor compare text holding NUL: it is
+    refused as the request is read, on either database."""
+    path = route_of(endpoint, method)
+    role = opener(path, endpoint)
+    if role != "anonymous":
+        sign_in(client, world.accounts[role])
+    url = url_for_rule(path, world, role)
+    before = snapshot(app)
+    if method == "GET":
+        response = client.get(url, query_string={field: "a\x00b"})
+    else:
+        response = client.post(url, data={**FORM_DATA[endpoint], field: FORM_DATA[endpoint][field] + "\x00"})
+    assert response.status_code == 422, response.status_code
+    assert "cannot contain NUL" in response.text
+    assert snapshot(app) == before
