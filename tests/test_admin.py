@@ -415,17 +415,6 @@ def test_an_admin_cannot_lock_themselves_out(app, admin, site, path, data, messa
     assert admin.get("/admin/").status_code == 200
 
 
-def test_the_last_active_admin_rule_reaches_the_page_as_409(app, admin, site, monkeypatch):
-    """The UI cannot get there (the viewer is an active admin), so act as if
-    the signed-in admin's own check were passed, e.g. by a race."""
-    import webapp.administration as actions
-
-    monkeypatch.setattr(actions, "_refuse_own_account", lambda *args: None)
-    response = admin.post(f"/admin/users/{site.root}/role", data={"role": "user"})
-    assert response.status_code == 409
-    assert "root is the last active admin and cannot be demoted." in response.text
-
-
 def test_delete_user_asks_first_naming_what_goes(app, admin, site):
     page = admin.get(f"/admin/users/{site.alice}/delete?next=/admin/users%3Fq%3Da")
     assert page.status_code == 200

@@ -212,9 +212,16 @@ def test_an_admin_cannot_remove_their_own_account(people, removal):
 def test_removing_a_disabled_admin_is_allowed_even_with_one_active_admin(people):
     root, _, _, _ = people
     sleeper = add_user("sleeper", "admin", active=False)
+    sleeper_id = sleeper.id
     set_role(root, sleeper, "user")
     delete_account(root, sleeper)
     db.session.commit()
+    assert db.session.get(User, sleeper_id) is None
+    assert [(e.action, e.target_owner_name, e.old_value, e.new_value) for e in events()] == [
+        ("set_role", "sleeper", "admin", "user"),
+        ("delete_user", "sleeper", "user", None),
+    ]
+    assert (root.role, root.active) == ("admin", True)
 
 
 def test_promoting_and_enabling_work_when_no_admin_is_active(people):
