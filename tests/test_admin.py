@@ -250,6 +250,16 @@ def test_owners_sidebar_shows_an_admin_rename_on_their_next_request(app, admin, 
     assert sidebar_titles(owner.get("/").text) == ["Renamed by an admin", "Alice newer"]
 
 
+@pytest.mark.parametrize("path", ["/admin/conversations", "/admin/conversations/{thread}", "/admin/audit"])
+def test_a_renamed_title_is_shown_isolated_from_the_text_around_it(admin, site, path):
+    """A right-to-left override in a title cannot reverse the table or the
+    heading around it."""
+    assert admin.post(f"/admin/conversations/{site.older}/title", data={"title": "\u202eevil"}).status_code == 303
+    shown = parse(admin.get(path.format(thread=site.older)).text).by_text("\u202eevil")
+    assert shown
+    assert [e for e in shown if e.get("dir") != "auto"] == []
+
+
 # --- delete --------------------------------------------------------------------------------------
 
 
