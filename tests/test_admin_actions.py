@@ -242,23 +242,17 @@ def test_removal_refusal_says_why_before_the_form_is_sent(people):
     assert removal_refusal(root, alice, "delete", "deleted") is None
 
 
-def test_two_admins_removing_each_other_at_once_leave_one_admin(make_app):
+def test_two_admins_removing_each_other_at_once_leave_one_admin(app, make_user):
     """Each request checks before it writes; the second must see the first."""
-    app = make_app()
-    with app.app_context():
-        db.create_all()
-        one, two = add_user("one", "admin"), add_user("two", "admin")
-        db.session.commit()
-        one_id, two_id = one.id, two.id
-
-    first_written, first_may_commit = threading.Event(), threading.Event()
+    one_id, two_id = make_user("one", "admin").id, make_user("two", "admin").id
+    first_written, first_may_commit, second_asking = threading.Event(), threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
 
     def first():
         with app.app_context():
             set_role(db.session.get(User, one_id), db.session.get(User, two_id), "user")
             first_written.set()
-            first_may_commit.wait(10)
+            first_may_commit.wait(30)
             db.session.commit()
 
     def second():
@@ -271,15 +265,26 @@ def test_two_admins_removing_each_other_at_once_leave_one_admin(make_app):
                 db.session.rollback()
                 outcome["second"] = error
 
-    threads = [threading.Thread(target=first)]
+    def note_the_second_asking(conn, cursor, statement, *args):
+        if threading.current_thread() is threads[1]:
+            second_asking.set()
+
+    with app.app_context():
+        engine = db.engine
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
     threads[0].start()
-    assert first_written.wait(10)
-    threads.append(threading.Thread(target=second))
-    threads[1].start()
-    threads[1].join(0.5)  # the second waits for the first's lock…
-    first_may_commit.set()  # …until the first commits
+    assert first_written.wait(30)
+    event.listen(engine, "before_cursor_execute", note_the_second_asking)
+    try:
+        threads[1].start()
+        # The second is at the database while the first holds its change…
+        assert second_asking.wait(30)
+    finally:
+        event.remove(engine, "before_cursor_execute", note_the_second_asking)
+    first_may_commit.set()  # …which the first now commits
     for thread in threads:
-        thread.join(20)
+        thread.join(30)
+        assert not thread.is_alive()
     assert isinstance(outcome["second"], Conflict), outcome
     with app.app_context():
         admins = db.session.scalars(select(User.username).where(User.role == "admin")).all()

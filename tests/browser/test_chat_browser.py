@@ -62,11 +62,15 @@ def test_a_new_chat_starts_without_a_reload_and_its_reply_streams_in(page, user)
     text = reply.locator(".streaming-text")
     expect(text).not_to_be_empty()
     expect(send_button(page)).to_be_disabled()
-    before = text.text_content()
-    page.wait_for_timeout(200)  # a sample of the stream, not a wait for a condition
-    after = text.text_content()
-    assert len(after) > len(before) and after.startswith(before), (before, after)
     expect(reply).to_have_class(LIVE)
+    before = text.text_content()
+    grown = page.wait_for_function(
+        """([el, before]) => el.isConnected && el.closest("article").classList.contains("live")
+                             && el.textContent.length > before.length && el.textContent""",
+        arg=[text.element_handle(), before],
+        timeout=10_000,
+    ).json_value()
+    assert grown.startswith(before), (before, grown)
     # Screen readers hear the reply once it is whole (#announcer), not word by word.
     assert text.evaluate("el => el.closest('[aria-live]') === null")
 
@@ -393,18 +397,19 @@ def test_everything_works_with_javascript_off(new_page, user):
 def test_hostile_titles_and_messages_render_inert(page, user):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    # Count every <img> that enters any page this test loads, however briefly
+    # (a streamed token is swapped in as HTML), from the parser's first node
+    # on: the chat page itself has none. No image, no onerror to wait for.
+    page.add_init_script(
+        """
+        window.__images = 0;
+        new MutationObserver(records => records.forEach(record => record.addedNodes.forEach(node => {
+            if (node.nodeType === 1 && (node.matches("img") || node.querySelector("img"))) window.__images++;
+        }))).observe(document, {subtree: true, childList: true});
+        """
+    )
     sign_in(page, user.username)
     page.goto("/")
-    # Count every <img> that enters the page, however briefly (a streamed
-    # token is swapped in as HTML): the chat page itself has none.
-    page.evaluate(
-        """() => {
-            window.__images = 0;
-            new MutationObserver(records => records.forEach(record => record.addedNodes.forEach(node => {
-                if (node.nodeType === 1 && (node.matches("img") || node.querySelector("img"))) window.__images++;
-            }))).observe(document.body, {subtree: true, childList: true});
-        }"""
-    )
 
     composer(page).fill(XSS_HTML)
     composer(page).press("Enter")
@@ -432,12 +437,12 @@ def test_hostile_titles_and_messages_render_inert(page, user):
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_have_text(XSS_LINK)
     expect(page).to_have_title(f"{XSS_LINK} · Parley")
+    assert page.evaluate("window.__images") == 0, "an <img> was in the page as it loaded"
     for where in ("#message-list", "#thread-groups", "#pane-header"):
         assert page.locator(f"{where} img").count() == 0, f"an <img> got into {where}"
     hrefs = page.locator("a[href]").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert not [h for h in hrefs if "javascript:" in h.lower()], hrefs
     expect(assistant_replies(page).last.locator("blockquote")).to_have_text(XSS_LINK)
-    page.wait_for_timeout(100)  # give a broken image's onerror its moment to fire
     assert dialogs == []
 
 

@@ -17,9 +17,10 @@ def test_axe_runs_under_the_content_security_policy_and_reports_violations(page,
 
 def test_csp_violations_and_page_errors_are_collected(page, browser_errors):
     page.goto("/login")
-    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=https://example.invalid/x.png>')")
-    page.evaluate("setTimeout(() => { throw new Error('boom') }, 0)")
-    page.wait_for_timeout(100)
+    with page.expect_console_message(lambda message: "Content Security Policy" in message.text, timeout=10_000):
+        page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=https://example.invalid/x.png>')")
+    with page.expect_event("pageerror", timeout=10_000):
+        page.evaluate("setTimeout(() => { throw new Error('boom') }, 0)")
     assert any("Content Security Policy" in m for m in browser_errors.messages), browser_errors.messages
     assert any("boom" in m for m in browser_errors.messages), browser_errors.messages
     browser_errors.clear()
