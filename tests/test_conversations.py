@@ -16,10 +16,10 @@ from webapp.conversations import (
     get_any_conversation,
     get_conversation,
     list_conversations,
-    list_messages,
     rename_conversation,
     start_reply,
 )
+from webapp.branches import list_messages
 from webapp.error_pages import status_of
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
@@ -325,13 +325,17 @@ def test_bad_message_cursor_is_invalid_input(ctx, user, before):
     assert error.value.field == "before"
 
 
-@pytest.mark.parametrize("before", ["2147483648", "999999999999999999"])
-def test_a_cursor_past_any_position_reads_from_the_latest(ctx, user, before):
+@pytest.mark.parametrize("before", ["2147483648", "999999999999999999", "0"])
+def test_a_cursor_that_names_no_message_of_the_thread_is_invalid_input(ctx, user, other_user, before):
     conversation = create_conversation(user)
     for text in ("one", "two"):
         append_message(conversation, "user", text)
+    theirs = append_message(create_conversation(other_user), "user", "theirs")
     db.session.commit()
-    assert [m.content for m in list_messages(conversation, before=before).items] == ["one", "two"]
+    for cursor in (before, str(theirs.id)):
+        with pytest.raises(InvalidInput) as error:
+            list_messages(conversation, before=cursor)
+        assert error.value.field == "before"
 
 
 # --- rename -------------------------------------------------------------------------

@@ -367,7 +367,7 @@ def test_stop_while_the_model_thinks_ends_the_call_at_once(llm_app, fake_llm):
     assert (reply.status, reply.content) == ("stopped", "")
 
 
-def test_regenerate_writes_the_last_reply_again(llm_app, fake_llm):
+def test_regenerate_adds_a_new_version_and_keeps_the_old(llm_app, fake_llm):
     client = signed_in_client(llm_app)
     thread = new_thread(client)
     reply = reply_of(llm_app, thread)
@@ -375,19 +375,25 @@ def test_regenerate_writes_the_last_reply_again(llm_app, fake_llm):
     response = client.post(f"/c/{thread}/messages/{reply.id}/regenerate")
     assert response.status_code == 303
     again = reply_of(llm_app, thread)
-    assert (again.id, again.content, again.status) == (reply.id, "Second answer", "complete")
+    assert again.id != reply.id and again.parent_id == reply.parent_id
+    assert (again.content, again.status) == ("Second answer", "complete")
     with llm_app.app_context():
-        assert db.session.get(Conversation, thread).message_count == 2
+        conversation = db.session.get(Conversation, thread)
+        assert (conversation.message_count, conversation.current_message_id) == (3, again.id)
+        assert db.session.get(Message, reply.id).content == "Hello from the **fake** model."
 
 
-def test_only_the_last_reply_can_be_regenerated(llm_app):
+def test_an_older_reply_is_written_again_on_a_branch_of_its_own(llm_app, fake_llm):
     client = signed_in_client(llm_app)
-    thread = new_thread(client)
+    thread = new_thread(client, "first question")
     first_reply = reply_of(llm_app, thread)
-    client.post(f"/c/{thread}/messages", data={"content": "more"})
+    client.post(f"/c/{thread}/messages", data={"content": "second question"})
     response = client.post(f"/c/{thread}/messages/{first_reply.id}/regenerate")
-    assert response.status_code == 422
-    assert "Only the last reply" in response.text
+    assert response.status_code == 303
+    # The model saw only the new reply's own branch: the first question.
+    assert [m["content"] for m in fake_llm.requests[-1]["messages"]] == ["first question"]
+    page = client.get(f"/c/{thread}").text
+    assert "second question" not in page and "2 / 2" in page
 
 
 def test_retry_after_an_error(llm_app, fake_llm):

@@ -36,19 +36,19 @@ from webapp.pagination import (
     Page,
     check_limit,
     decode_activity_cursor,
-    decode_position_cursor,
     encode_activity_cursor,
-    encode_position_cursor,
     keyset_page,
 )
 from webapp.rendering import render_markdown
 from webapp.text import NUL_MESSAGE, clean_line, is_blank
 
+class SHOWN:
+    """``parent`` of a new message: after the last message of the shown branch."""
+
+
 USER_MESSAGE_MAX = 16_000
 SYSTEM_PROMPT_MAX = 16_000
 CONVERSATIONS_PAGE_MAX = 100  # largest page of conversations one call returns
-MESSAGES_PAGE_MAX = 200  # largest page of messages
-POSITION_MAX = 2**31 - 1  # Message.position is a 32-bit integer
 def clean_title(title: str | None) -> str | None:
     """A title is absent (None) or 1–255 characters on one line, trimmed."""
     if title is None:
@@ -159,25 +159,6 @@ def get_message(conversation: Conversation, message_id: int) -> Message:
     return message
 
 
-def list_messages(conversation: Conversation, before: str | None = None, limit: int = 50) -> Page[Message]:
-    """The latest ``limit`` messages before the cursor, oldest first.
-
-    The cursor points further back: pass it as ``before`` for the page above.
-    """
-    check_limit(limit, MESSAGES_PAGE_MAX)
-    query = select(Message).where(Message.conversation_id == conversation.id)
-    if before:
-        position = decode_position_cursor(before)
-        # Past any 32-bit position means from the latest; PostgreSQL would
-        # refuse to compare the column with a larger number.
-        if position <= POSITION_MAX:
-            query = query.where(Message.position < position)
-    page = keyset_page(
-        query.order_by(Message.position.desc()), limit, lambda message: encode_position_cursor(message.position)
-    )
-    return Page(page.items[::-1], page.next_cursor)
-
-
 def append_message(
     conversation: Conversation,
     role: str,
@@ -185,30 +166,41 @@ def append_message(
     *,
     tool_calls: list[Any] | None = None,
     status: str = "complete",
+    parent: int | None | type[SHOWN] = SHOWN,
 ) -> Message:
-    """Add a message at the end of the conversation and mark it as activity.
+    """Add a message after ``parent`` (by default the last message of the
+    shown branch; None: a first message), show its branch, and mark it as
+    activity.
 
     The counter update takes the conversation's row lock (PostgreSQL) or the
     write lock (SQLite) first, so concurrent appends get distinct, gapless
     positions in the order they commit.
     """
     check_message(role, content, tool_calls)
+    if parent is not SHOWN and parent is not None:
+        parent = get_message(conversation, parent).id
     if status not in MESSAGE_STATUSES:
         raise InvalidInput("status", f"The status must be one of {', '.join(MESSAGE_STATUSES)}.")
     now = utcnow()
-    position = db.session.execute(
+    counted = db.session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id)
         .values(message_count=Conversation.message_count + 1, updated_at=now)
-        .returning(Conversation.message_count),
+        .returning(Conversation.message_count, Conversation.current_message_id),
         execution_options={"synchronize_session": False},
-    ).scalar_one_or_none()
-    if position is None:
+    ).one_or_none()
+    if counted is None:
         raise NotFound()
+    position, shown = counted
+    if parent is SHOWN:
+        # Read under the row lock: appends at the same moment follow one
+        # another on one branch, in the order they commit.
+        parent = shown
     _set_loaded(conversation, message_count=position, updated_at=now)
     message = Message(
         conversation_id=conversation.id,
         position=position,
+        parent_id=parent,
         role=role,
         content=content,
         # Rendered once, here, rather than on every page view.
@@ -219,13 +211,16 @@ def append_message(
     )
     db.session.add(message)
     db.session.flush()
+    conversation.current_message_id = message.id
+    db.session.flush()
     return message
 
 
-def start_reply(conversation: Conversation) -> Message:
-    """Add the assistant's reply to the conversation, empty and ``pending``,
-    for ``webapp.replies`` to write (the caller commits first)."""
-    return append_message(conversation, "assistant", "", status="pending")
+def start_reply(conversation: Conversation, parent: int | None | type[SHOWN] = SHOWN) -> Message:
+    """Add the assistant's reply (to ``parent``, by default the end of the
+    shown branch), empty and ``pending``, for ``webapp.replies`` to write
+    (the caller commits first)."""
+    return append_message(conversation, "assistant", "", status="pending", parent=parent)
 
 
 def post_message(
@@ -235,14 +230,15 @@ def post_message(
     *,
     tool_calls: list[Any] | None = None,
     reply: bool = False,
+    parent: int | None | type[SHOWN] = SHOWN,
 ) -> tuple[Message, Message | None]:
-    """Append a message and, with ``reply``, the assistant's pending reply
-    to it: the question is never stored without its reply. Only a user
-    message can ask for one."""
+    """Append a message (after ``parent``, see ``append_message``) and, with
+    ``reply``, the assistant's pending reply to it: the question is never
+    stored without its reply. Only a user message can ask for one."""
     if reply and role != "user":
         raise InvalidInput("reply", "Only a user message can ask for a reply.")
-    message = append_message(conversation, role, content, tool_calls=tool_calls)
-    return message, start_reply(conversation) if reply else None
+    message = append_message(conversation, role, content, tool_calls=tool_calls, parent=parent)
+    return message, start_reply(conversation, parent=message.id) if reply else None
 
 
 def rename_conversation(conversation: Conversation, title: str | None) -> Conversation:

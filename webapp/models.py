@@ -144,9 +144,15 @@ class Conversation(db.Model):
     title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
     model: Mapped[str | None] = mapped_column(String(MODEL_NAME_MAX))
     system_prompt: Mapped[str | None] = mapped_column(Text)
-    # Kept in step with the messages in the same transaction; it also hands
-    # out message positions, so listing never has to count rows.
+    # Kept in step with the messages (of every branch) in the same
+    # transaction; it also hands out message positions, so listing never has
+    # to count rows.
     message_count: Mapped[int] = mapped_column(default=0)
+    # The last message of the branch the thread shows; null before the first
+    # message. No foreign key: with messages.conversation_id it would make a
+    # cycle whose cascades the two databases handle differently; only
+    # webapp.conversations sets it, always to one of the thread's messages.
+    current_message_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -170,8 +176,10 @@ class Conversation(db.Model):
 class Message(db.Model):
     __tablename__ = "messages"
     __table_args__ = (
-        # Order of insertion, and the pane's "latest N before position P".
+        # Order of insertion (every branch): exports and the API's all=1.
         UniqueConstraint("conversation_id", "position"),
+        # A message's replies and versions: walking a branch down, and ‹ 2 / 3 ›.
+        Index("ix_messages_conversation_parent", "conversation_id", "parent_id", "id"),
         CheckConstraint(_in("role", MESSAGE_ROLES), name="role"),
         CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
     )
@@ -181,6 +189,9 @@ class Message(db.Model):
         ForeignKey("conversations.id", ondelete="CASCADE")
     )
     position: Mapped[int]
+    # The message it follows; null for a thread's first (and its versions):
+    # a thread is a tree, and a branch is a walk up it.
+    parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("messages.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text, default="")
     # The content rendered to safe HTML, once, when the message is final.

@@ -22,6 +22,7 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "created_at": timestamp(conversation.created_at),
         "updated_at": timestamp(conversation.updated_at),
         "message_count": conversation.message_count,
+        "current_message_id": conversation.current_message_id,
     }
 
 
@@ -29,6 +30,7 @@ def message_json(message: Message) -> dict[str, Any]:
     return {
         "id": message.id,
         "conversation_id": str(message.conversation_id),
+        "parent_id": message.parent_id,
         "role": message.role,
         "content": message.content,
         "tool_calls": message.tool_calls,

@@ -6,6 +6,7 @@ anything else they need comes from the view.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,11 +42,16 @@ def local_time(when: datetime) -> str:
 
 
 def page_id() -> str:
-    """A name for the page being rendered, which its htmx requests send back
-    (``X-Parley-Page``): a page's own changes are not echoed back to it."""
+    """A name for the page in the browser, which its htmx requests send back
+    (``X-Parley-Page``): a page's own changes are not echoed back to it. A
+    part of the page rendered for one of its htmx requests keeps its name."""
     if "page_id" not in g:
-        g.page_id = secrets.token_urlsafe(9)
+        sent = request.headers.get("X-Parley-Page", "")
+        g.page_id = sent if _PAGE_ID.fullmatch(sent) else secrets.token_urlsafe(9)
     return g.page_id
+
+
+_PAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
 
 
 def init_app(app: Flask) -> None:

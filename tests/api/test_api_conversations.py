@@ -21,7 +21,8 @@ def test_create_returns_201_with_the_conversation_and_its_location(api, user):
     response = api.post("/api/conversations", json={"title": "  Trip   plans "})
     assert response.status_code == 201
     body = response.json
-    assert set(body) == {"id", "title", "user_id", "created_at", "updated_at", "message_count"}
+    assert set(body) == {"id", "title", "user_id", "created_at", "updated_at", "message_count", "current_message_id"}
+    assert body["current_message_id"] is None
     assert uuid.UUID(body["id"])
     assert body["title"] == "Trip plans"
     assert body["user_id"] == user.id

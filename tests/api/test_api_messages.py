@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-MESSAGE_KEYS = {"id", "conversation_id", "role", "content", "tool_calls", "status", "created_at"}
+MESSAGE_KEYS = {"id", "conversation_id", "parent_id", "role", "content", "tool_calls", "status", "created_at"}
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from webapp import administration
 from webapp.admin import bp
 from webapp.admin.forms import ActionForm, ActiveForm, RoleForm, TitleForm
 from webapp.audit import CLI_ACTOR, list_events
-from webapp.conversations import get_any_conversation, list_messages
+from webapp.branches import list_messages
+from webapp.conversations import get_any_conversation
 from webapp.error_pages import status_of
 from webapp.errors import InvalidInput, NotFound, ParleyError
 from webapp.extensions import db

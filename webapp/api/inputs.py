@@ -31,6 +31,7 @@ def read_json_object(
     accepted: Collection[str],
     *,
     required: Collection[str] = (),
+    required_one_of: Collection[str] = (),
     body_optional: bool = False,
 ) -> dict[str, Any]:
     """The request's JSON object, with only ``accepted`` fields and every ``required`` one.
@@ -58,6 +59,8 @@ def read_json_object(
     for name in required:
         if name not in body:
             raise InvalidInput(name, f"The field {name!r} is required.")
+    if required_one_of and not any(name in body for name in required_one_of):
+        raise InvalidInput(next(iter(required_one_of)), f"Send at least one of {_names(required_one_of)}.")
     return body
 
 
@@ -66,6 +69,22 @@ def read_flag(body: dict[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(name, f"{name} must be true or false.")
     return value
+
+
+def read_message_id(body: dict[str, Any], name: str) -> int | None:
+    """A message id in the body: a whole number, or null where none is meant."""
+    value = body[name]
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < 2**63):
+        raise InvalidInput(name, f"{name} must be the id of a message of this thread, or null.")
+    return value
+
+
+def read_query_flag(name: str) -> bool:
+    """A query parameter that is ``1`` (on) or ``0`` / absent (off)."""
+    value = request.args.get(name, "0")
+    if value not in ("0", "1"):
+        raise InvalidInput(name, f"{name} must be 1 or 0.")
+    return value == "1"
 
 
 def read_limit(default: int) -> int:

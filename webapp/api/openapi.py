@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from webapp.api.inputs import CONVERSATIONS_PER_PAGE, MESSAGES_PER_PAGE
-from webapp.conversations import CONVERSATIONS_PAGE_MAX, MESSAGES_PAGE_MAX, USER_MESSAGE_MAX
+from webapp.branches import MESSAGES_PAGE_MAX
+from webapp.conversations import CONVERSATIONS_PAGE_MAX, USER_MESSAGE_MAX
 from webapp.models import MESSAGE_ROLES, MESSAGE_STATUSES, TITLE_MAX
 
 API_VERSION = "1.0.0"
@@ -50,7 +51,7 @@ _TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601,
 _CONVERSATION = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["id", "title", "user_id", "created_at", "updated_at", "message_count"],
+    "required": ["id", "title", "user_id", "created_at", "updated_at", "message_count", "current_message_id"],
     "properties": {
         "id": {"type": "string", "format": "uuid"},
         "title": {"type": ["string", "null"], "maxLength": TITLE_MAX},
@@ -60,13 +61,18 @@ _CONVERSATION = {
             **_TIMESTAMP,
             "description": "Last activity: a new message or a title change. Lists are ordered by it.",
         },
-        "message_count": {"type": "integer", "minimum": 0},
+        "message_count": {"type": "integer", "minimum": 0, "description": "Every message of every branch."},
+        "current_message_id": {
+            "type": ["integer", "null"],
+            "description": "The last message of the shown branch; null before the first message.",
+        },
     },
 }
 
 _MESSAGE_PROPERTIES: dict[str, Any] = {
     "id": {"type": "integer"},
     "conversation_id": {"type": "string", "format": "uuid"},
+    "parent_id": {"type": ["integer", "null"], "description": "The message it follows; null for a first message."},
     "role": {"enum": list(MESSAGE_ROLES)},
     "content": {"type": "string"},
     "tool_calls": {"type": ["array", "null"], "items": {}},
@@ -152,14 +158,28 @@ _NEW_CONVERSATION = {
     "properties": {"title": _TITLE_INPUT},
 }
 
-_RENAME = {
+_UPDATE = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["title"],
-    "properties": {"title": _TITLE_INPUT},
+    "minProperties": 1,
+    "properties": {
+        "title": _TITLE_INPUT,
+        "current_message_id": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Show the branch that ends at this message of the thread (not activity).",
+        },
+    },
 }
 
 _TOOL_CALLS_INPUT = {"type": ["array", "null"], "items": {}, "description": "Stored as given, as JSON."}
+
+_PARENT_INPUT = {
+    "type": ["integer", "null"],
+    "minimum": 1,
+    "description": "The message of this thread it follows (a new branch from there); null: a new first "
+    "message. Left out: after the last message of the shown branch.",
+}
 
 # One branch per kind of role: only a user message has a length limit and
 # may ask for a reply.
@@ -178,6 +198,7 @@ _NEW_MESSAGE = {
                     "pattern": _NOT_BLANK_NO_NUL,
                 },
                 "tool_calls": _TOOL_CALLS_INPUT,
+                "parent_id": _PARENT_INPUT,
                 "reply": {
                     "type": "boolean",
                     "default": False,
@@ -193,6 +214,7 @@ _NEW_MESSAGE = {
                 "role": {"enum": [role for role in MESSAGE_ROLES if role != "user"]},
                 "content": {"type": "string", "pattern": _NO_NUL},
                 "tool_calls": _TOOL_CALLS_INPUT,
+                "parent_id": _PARENT_INPUT,
                 "reply": {"const": False},
             },
         },
@@ -221,7 +243,7 @@ _CONVERSATION_LINKS = {
     name: {"operationId": operation, "parameters": {"conversation_id": "$response.body#/id"}}
     for name, operation in [
         ("GetConversation", "getConversation"),
-        ("RenameConversation", "renameConversation"),
+        ("UpdateConversation", "updateConversation"),
         ("DeleteConversation", "deleteConversation"),
         ("AppendMessage", "appendMessage"),
         ("ListMessages", "listMessages"),
@@ -296,11 +318,12 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     },
                 },
                 "patch": {
-                    "operationId": "renameConversation",
-                    "summary": "Rename (or, with null, clear the title); counts as activity",
-                    "requestBody": {"required": True, "content": _json(_ref("schemas", "Rename"))},
+                    "operationId": "updateConversation",
+                    "summary": "Rename (or, with null, clear the title; counts as activity) and/or show another "
+                    "branch",
+                    "requestBody": {"required": True, "content": _json(_ref("schemas", "Update"))},
                     "responses": {
-                        "200": {"description": "Renamed.", "content": _json(_ref("schemas", "Conversation"))},
+                        "200": {"description": "Updated.", "content": _json(_ref("schemas", "Conversation"))},
                         **_error_responses(400, 401, 403, 404, 413, 422, 429),
                     },
                 },
@@ -326,9 +349,16 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 },
                 "get": {
                     "operationId": "listMessages",
-                    "summary": "The latest messages before a cursor, oldest first",
+                    "summary": "The shown branch's latest messages before a cursor, oldest first; with all=1 "
+                    "every message of every branch, in the order added",
                     "parameters": [
                         _limit(MESSAGES_PER_PAGE, MESSAGES_PAGE_MAX),
+                        {
+                            "name": "all",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"enum": ["0", "1"], "default": "0"},
+                        },
                         {
                             "name": "before",
                             "in": "query",
@@ -375,7 +405,7 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 "ConversationPage": _page("Conversation", "cursor"),
                 "MessagePage": _page("Message", "before"),
                 "NewConversation": _NEW_CONVERSATION,
-                "Rename": _RENAME,
+                "Update": _UPDATE,
                 "NewMessage": _NEW_MESSAGE,
                 "Error": _ERROR,
             },

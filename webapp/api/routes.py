@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
-from webapp import conversations
+from webapp import branches, conversations
+from webapp.conversations import SHOWN
 from webapp.api import bp
 from webapp.api.auth import authenticate, commit_token_use, current_api_user, public, write_limit
 from webapp.api.errors import register_error_handlers
@@ -23,6 +24,8 @@ from webapp.api.inputs import (
     read_flag,
     read_json_object,
     read_limit,
+    read_message_id,
+    read_query_flag,
 )
 from webapp import replies
 from webapp.extensions import db
@@ -58,10 +61,14 @@ def get_conversation(conversation_id: str):
 
 @bp.patch("/conversations/<conversation_id>")
 @write_limit
-def rename_conversation(conversation_id: str):
+def update_conversation(conversation_id: str):
+    """Rename (activity) and/or switch the shown branch (not activity)."""
     conversation = conversations.get_conversation(current_api_user(), conversation_id)
-    body = read_json_object(("title",), required=("title",))
-    conversations.rename_conversation(conversation, body["title"])
+    body = read_json_object(("title", "current_message_id"), required_one_of=("title", "current_message_id"))
+    if "current_message_id" in body:
+        branches.set_current_message(conversation, body["current_message_id"])
+    if "title" in body:
+        conversations.rename_conversation(conversation, body["title"])
     data = conversation_json(conversation)
     db.session.commit()
     return data
@@ -80,13 +87,14 @@ def delete_conversation(conversation_id: str):
 @write_limit
 def append_message(conversation_id: str):
     conversation = conversations.get_conversation(current_api_user(), conversation_id)
-    body = read_json_object(("role", "content", "tool_calls", "reply"), required=("role", "content"))
+    body = read_json_object(("role", "content", "tool_calls", "reply", "parent_id"), required=("role", "content"))
     message, pending = conversations.post_message(
         conversation,
         body["role"],
         body["content"],
         tool_calls=body.get("tool_calls"),
         reply=read_flag(body, "reply"),
+        parent=read_message_id(body, "parent_id") if "parent_id" in body else SHOWN,
     )
     data = message_json(message)
     if pending is not None:
@@ -100,8 +108,10 @@ def append_message(conversation_id: str):
 
 @bp.get("/conversations/<conversation_id>/messages")
 def list_messages(conversation_id: str):
+    """The shown branch, or with ``all=1`` every message in the order added."""
     conversation = conversations.get_conversation(current_api_user(), conversation_id)
-    page = conversations.list_messages(conversation, read_cursor("before"), read_limit(MESSAGES_PER_PAGE))
+    listing = branches.list_all_messages if read_query_flag("all") else branches.list_messages
+    page = listing(conversation, read_cursor("before"), read_limit(MESSAGES_PER_PAGE))
     return {"items": [message_json(m) for m in page.items], "next_cursor": page.next_cursor}
 
 

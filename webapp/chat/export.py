@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from flask import Response, stream_with_context
 from sqlalchemy import select
 
+from webapp.branches import branch_ids
 from webapp.extensions import db
 from webapp.models import Conversation, Message, utcnow
 from webapp.serialize import conversation_json, message_json
@@ -17,7 +18,20 @@ from webapp.serialize import conversation_json, message_json
 BATCH = 500
 
 
+def _shown_branch(conversation: Conversation) -> Iterator[Message]:
+    """The shown branch, oldest first, a batch at a time: only its ids are
+    held, never its messages."""
+    ids = branch_ids(conversation)
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        found = {m.id: m for m in db.session.scalars(select(Message).where(Message.id.in_(batch)))}
+        for message_id in batch:
+            yield found[message_id]
+            db.session.expunge(found[message_id])  # keep the identity map from growing
+
+
 def _messages(conversation: Conversation) -> Iterator[Message]:
+    """Every message of every branch, in the order added."""
     query = (
         select(Message)
         .where(Message.conversation_id == conversation.id)
@@ -35,8 +49,8 @@ def _when(message: Message) -> str:
 
 def markdown_lines(conversation: Conversation) -> Iterator[str]:
     yield f"# {conversation.display_title}\n\n"
-    yield f"*Exported from Parley on {utcnow():%Y-%m-%d %H:%M} UTC; {conversation.message_count} messages.*\n"
-    for message in _messages(conversation):
+    yield f"*Exported from Parley on {utcnow():%Y-%m-%d %H:%M} UTC: the branch shown, of {conversation.message_count} messages.*\n"
+    for message in _shown_branch(conversation):
         status = "" if message.status == "complete" else f" ({message.status})"
         yield f"\n## {message.role_label}, {_when(message)}{status}\n\n{message.content.rstrip()}\n"
         if message.error:

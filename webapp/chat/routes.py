@@ -16,15 +16,17 @@ from webapp.assistant import provider_for
 from webapp import replies
 from webapp.chat import bp
 from webapp.chat.export import download
-from webapp.chat.forms import MessageForm, SettingsForm
+from webapp.chat.forms import BranchForm, EditForm, MessageForm, SettingsForm
 from webapp.chat.sidebar import grouped
 from webapp.chat.streaming import reply_stream, thread_stream
+from webapp import branches
+from webapp.branches import list_later, list_messages, messages_around, versions_of
 from webapp.conversations import (
+    SHOWN,
     delete_conversation,
     get_conversation,
     get_message,
     list_conversations,
-    list_messages,
     post_message as add_message,
     rename_conversation,
     set_thread_settings,
@@ -36,7 +38,7 @@ from webapp.extensions import db
 from webapp.forms import TitleForm, first_error
 from webapp.htmx import is_htmx
 from webapp.models import Conversation, Message
-from webapp.pagination import decode_activity_cursor, decode_position_cursor
+from webapp.pagination import Page, decode_activity_cursor, decode_position_cursor
 from webapp.search import search as search_threads
 from webapp.search import words_of
 
@@ -67,17 +69,28 @@ def sidebar_context(current_id: uuid.UUID | None = None, cursor: str | None = No
     }
 
 
-def pane_context(conversation: Conversation | None, *, before: str | None = None) -> dict:
-    """What the message pane shows: the thread's latest messages (or those
-    before ``before``), whether a reply is being written, and the models the
-    thread's settings offer."""
+def pane_context(
+    conversation: Conversation | None, *, before: str | None = None, around: int | None = None
+) -> dict:
+    """What the message pane shows: the shown branch's latest messages (or
+    those before ``before``, or the branch through message ``around``, that
+    one marked), their versions, whether a reply is being written, and the
+    models the thread's settings offer."""
     if conversation is None:
         return {"conversation": None, "messages": None, "replying": False}
-    messages = list_messages(conversation, before=before, limit=MESSAGES_PAGE)
+    later = marked = None
+    if around is not None:
+        found = messages_around(conversation, around)
+        messages, later, marked = Page(found.items, found.before.next_cursor), found.after.next_cursor, around
+    else:
+        messages = list_messages(conversation, before=before, limit=MESSAGES_PAGE)
     return {
         "conversation": conversation,
         "messages": messages,
-        "replying": bool(messages.items and messages.items[-1].is_live),
+        "later": later,
+        "marked": marked,
+        "versions": versions_of(conversation, messages.items),
+        "replying": any(message.is_live for message in messages.items[-2:]),
         "models": provider_for(current_app).list_models(),
     }
 
@@ -86,6 +99,8 @@ def render_page(
     conversation: Conversation | None = None,
     *,
     before: str | None = None,
+    around: int | None = None,
+    editing: int | None = None,
     sidebar_cursor: str | None = None,
     form: MessageForm | None = None,
     rename_form: TitleForm | None = None,
@@ -96,7 +111,8 @@ def render_page(
         "chat/page.html",
         form=form or MessageForm(formdata=None),
         rename_form=rename_form,
-        **pane_context(conversation, before=before),
+        editing=editing,
+        **pane_context(conversation, before=before, around=around),
         **sidebar_context(conversation.id if conversation else None, sidebar_cursor),
     ), status
 
@@ -161,7 +177,9 @@ def create():
 
 @bp.get("/c/<uuid:conversation_id>")
 def thread(conversation_id: uuid.UUID):
-    return render_page(get_conversation(current_user, conversation_id))
+    conversation = get_conversation(current_user, conversation_id)
+    marked = request.args.get("m")
+    return render_page(conversation, around=decode_position_cursor(marked, "m") if marked else None)
 
 
 @bp.get("/c/<uuid:conversation_id>/export.md", defaults={"kind": "md"})
@@ -181,12 +199,20 @@ def thread_menu(conversation_id: uuid.UUID):
 
 @bp.get("/c/<uuid:conversation_id>/messages")
 def messages(conversation_id: uuid.UUID):
+    """Earlier (``before``) or later (``after``) messages of the branch."""
     conversation = get_conversation(current_user, conversation_id)
-    before = request.args.get("before") or None
-    if not is_htmx():
+    before, after = request.args.get("before") or None, request.args.get("after") or None
+    if not is_htmx():  # without JavaScript: the page, from there
+        if after:
+            return render_page(conversation, around=decode_position_cursor(after, "after"))
         return render_page(conversation, before=before)
-    page = list_messages(conversation, before=before, limit=MESSAGES_PAGE)
-    return render_template("chat/_messages.html", conversation=conversation, messages=page)
+    if after:
+        page = list_later(conversation, after, limit=MESSAGES_PAGE)
+        context = {"messages": Page(page.items, None), "later": page.next_cursor}
+    else:
+        context = {"messages": list_messages(conversation, before=before, limit=MESSAGES_PAGE), "later": None}
+    versions = versions_of(conversation, context["messages"].items)
+    return render_template("chat/_messages.html", conversation=conversation, versions=versions, **context)
 
 
 @bp.post("/c/<uuid:conversation_id>/messages")
@@ -195,7 +221,10 @@ def post_message(conversation_id: uuid.UUID):
     form = MessageForm()
     if not form.validate_on_submit():
         return render_composer_error(form, conversation)
-    message, reply = add_message(conversation, "user", form.content.data, reply=True)
+    parent = form.parent.data
+    message, reply = add_message(
+        conversation, "user", form.content.data, reply=True, parent=int(parent) if parent else SHOWN
+    )
     replies.announce(conversation.id, [message.id, reply.id], origin=page_sending())
     db.session.commit()
     if not write_reply(reply):
@@ -266,18 +295,87 @@ def stop_reply(conversation_id: uuid.UUID, message_id: int):
     db.session.refresh(message)  # as its writer ended it
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    return render_template("chat/_reply_final.html", message=message, conversation=conversation, in_place=True)
+    return render_template(
+        "chat/_reply_final.html",
+        message=message,
+        conversation=conversation,
+        versions=versions_of(conversation, [message]),
+        in_place=True,
+    )
 
 
 @bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/regenerate")
 def regenerate(conversation_id: uuid.UUID, message_id: int):
+    """A new version of a reply, written now; the old one stays (also Retry)."""
     conversation = get_conversation(current_user, conversation_id)
-    message = replies.reset_for_regeneration(conversation, get_message(conversation, message_id))
-    replies.announce(conversation.id, [message.id], origin=page_sending())
+    reply = branches.regenerate(conversation, get_message(conversation, message_id))
+    return show_new_branch(conversation, reply)
+
+
+@bp.get("/c/<uuid:conversation_id>/messages/<int:message_id>/edit")
+def edit_form(conversation_id: uuid.UUID, message_id: int):
+    """A message's edit form: loaded in place when Edit opens; without
+    JavaScript, the thread around it with the form open."""
+    conversation = get_conversation(current_user, conversation_id)
+    message = get_message(conversation, message_id)
+    if is_htmx():
+        return render_template("chat/_edit_form.html", message=message)
+    return render_page(conversation, around=message.id, editing=message.id)
+
+
+@bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/edit")
+def edit(conversation_id: uuid.UUID, message_id: int):
+    """A new version of a message; a user message's gets its own reply."""
+    conversation = get_conversation(current_user, conversation_id)
+    message = get_message(conversation, message_id)
+    form = EditForm()
+    if not form.validate_on_submit():
+        return render_refusal("Not saved", first_error(form))
+    edited, reply = branches.edit_message(conversation, message, form.content.data)
+    return show_new_branch(conversation, reply or edited)
+
+
+@bp.post("/c/<uuid:conversation_id>/branch")
+def branch(conversation_id: uuid.UUID):
+    """Show the branch through a message (a version's ‹ › buttons)."""
+    conversation = get_conversation(current_user, conversation_id)
+    form = BranchForm()
+    if not form.validate_on_submit():
+        return render_refusal("Not shown", first_error(form))
+    branches.show_branch(conversation, get_message(conversation, int(form.message.data)))
     db.session.commit()
-    if not write_reply(message):
+    if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    return render_template("chat/actions/regenerate.html", message=message, conversation=conversation)
+    return render_template("chat/actions/branch.html", **pane_context(conversation))
+
+
+@bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/fork")
+def fork(conversation_id: uuid.UUID, message_id: int):
+    """A new thread holding the branch up to a message."""
+    conversation = get_conversation(current_user, conversation_id)
+    copy = branches.fork(current_user, conversation, get_message(conversation, message_id))
+    db.session.commit()
+    url = url_for(".thread", conversation_id=copy.id)
+    if is_htmx():
+        return "", 200, {"HX-Redirect": url}
+    return redirect(url, 303)
+
+
+def show_new_branch(conversation: Conversation, newest: Message):
+    """The answer to an edit or a regenerate: the thread's new branch, its
+    reply being written; the thread on top of the sidebar (it is activity)."""
+    replies.announce(conversation.id, [], origin=page_sending(), branch=True)
+    db.session.commit()
+    url = url_for(".thread", conversation_id=conversation.id)
+    if newest.is_live and not write_reply(newest):
+        return redirect(url, 303)
+    if not is_htmx():
+        return redirect(url, 303)
+    return render_template(
+        "chat/actions/branch.html",
+        **pane_context(conversation),
+        **sidebar_context(conversation.id),
+    )
 
 
 @bp.post("/c/<uuid:conversation_id>/settings")

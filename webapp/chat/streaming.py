@@ -27,6 +27,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from webapp import replies
+from webapp.branches import list_messages, versions_of
 from webapp.extensions import db
 from webapp.models import Conversation, Message
 
@@ -63,7 +64,8 @@ def _final(conversation_id: uuid.UUID, message_id: int) -> Iterator[str]:
     message = db.session.get(Message, message_id)
     if message is not None:
         conversation = db.session.get(Conversation, conversation_id)
-        yield sse(render_template("chat/_reply_final.html", message=message, conversation=conversation))
+        versions = versions_of(conversation, [message])
+        yield sse(render_template("chat/_reply_final.html", message=message, conversation=conversation, versions=versions))
     db.session.close()
     yield sse(event="done")
 
@@ -114,11 +116,33 @@ def thread_stream(conversation: Conversation, after: int, page: str | None) -> R
                 return
             if page and event.get("origin") == page:
                 continue
-            html, after = _messages_html(conversation_id, after, changed=event.get("messages", []))
+            if event.get("branch"):
+                html, after = _branch_html(conversation_id, after)
+            else:
+                html, after = _messages_html(conversation_id, after, changed=event.get("messages", []))
             if html:
                 yield sse(html, event_id=str(after))
 
     return event_stream(events())
+
+
+def _branch_html(conversation_id: uuid.UUID, after: int) -> tuple[str, int]:
+    """The thread's shown branch, to replace the page's list (an edit, a
+    new version, a switch elsewhere); and the new ``after``."""
+    try:
+        conversation = db.session.get(Conversation, conversation_id)
+        if conversation is None:
+            return "", after
+        page = list_messages(conversation)
+        html = render_template(
+            "chat/_thread_event.html",
+            conversation=conversation,
+            branch=page,
+            versions=versions_of(conversation, page.items),
+        )
+        return html, max([after, *(message.id for message in page.items)])
+    finally:
+        db.session.close()
 
 
 def _messages_html(conversation_id: uuid.UUID, after: int, changed: list[int]) -> tuple[str, int]:
@@ -144,7 +168,13 @@ def _messages_html(conversation_id: uuid.UUID, after: int, changed: list[int]) -
         )
         if not new and not old:
             return "", after
-        html = render_template("chat/_thread_event.html", conversation=conversation, new=new, changed=old)
+        html = render_template(
+            "chat/_thread_event.html",
+            conversation=conversation,
+            new=new,
+            changed=old,
+            versions=versions_of(conversation, [*new, *old]),
+        )
         return html, max([after, *(message.id for message in new)])
     finally:
         db.session.close()

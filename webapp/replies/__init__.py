@@ -49,10 +49,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.assistant import ProviderError, ReplyRequest, provider_for
+from webapp.branches import walk_up
 from webapp.database import after_commit
-from webapp.errors import InvalidInput
 from webapp.extensions import db
-from webapp.models import Conversation, Message, utcnow
+from webapp.models import Message, utcnow
 from webapp.rendering import render_markdown
 from webapp.replies.relay import LocalRelay, Relay, RedisRelay, reply_channel, thread_channel
 
@@ -62,6 +62,7 @@ LEASE = timedelta(seconds=20)  # a writer not heard from for this long is gone
 HEARTBEAT_SECONDS = 5.0  # how often a live writer renews its lease
 PROBE_SECONDS = 5.0  # how often a waiting reader looks at the row
 SAVE_SECONDS = 2.0  # how often the text so far is saved to the row
+HISTORY_STEP = 100  # messages read at a time when gathering what the model is sent
 STOP_WAIT_SECONDS = 2.0  # how long Stop waits for the writer to end the reply
 INTERRUPTED = "Interrupted: the server writing this reply stopped. Retry to write it again."
 FAILED = "Something went wrong while writing this reply. Try again."
@@ -226,23 +227,24 @@ def claim(reply_id: int, owner: str) -> bool:
 
 
 def history_for(message: Message, budget: int) -> list[dict[str, str]]:
-    """The messages before ``message``, newest kept first, within ``budget``
+    """What the model is sent: the messages of ``message``'s own branch
+    before it (never another branch's), newest kept first, within ``budget``
     characters; always at least the newest one."""
-    rows = db.session.execute(
-        select(Message.role, Message.content)
-        .where(Message.conversation_id == message.conversation_id, Message.position < message.position)
-        .where(Message.role.in_(("user", "assistant", "system")))
-        .order_by(Message.position.desc())
-    )
     history: list[dict[str, str]] = []
     used = 0
-    for role, content in rows:
-        if history and used + len(content) > budget:
-            break
-        history.append({"role": role, "content": content})
-        used += len(content)
-    history.reverse()
-    return history
+    conversation = message.conversation
+    above = message.parent_id
+    while above is not None:
+        page = walk_up(conversation, above, HISTORY_STEP)
+        for earlier in reversed(page):
+            if earlier.role not in ("user", "assistant", "system"):
+                continue
+            if history and used + len(earlier.content) > budget:
+                return history[::-1]
+            history.append({"role": earlier.role, "content": earlier.content})
+            used += len(earlier.content)
+        above = page[0].parent_id if len(page) == HISTORY_STEP else None
+    return history[::-1]
 
 
 def write(eng: Engine, writer: Writer) -> None:
@@ -504,7 +506,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-# --- 4. stop, and writing again -----------------------------------------------------------------
+# --- 4. stop -----------------------------------------------------------------
 
 
 def stop(message: Message) -> bool:
@@ -539,30 +541,18 @@ def stop(message: Message) -> bool:
     return stopped == 1
 
 
-def reset_for_regeneration(conversation: Conversation, message: Message) -> Message:
-    """Make the thread's last reply pending again, to be written anew."""
-    if message.role != "assistant" or message.position != conversation.message_count:
-        raise InvalidInput("message", "Only the last reply of a chat can be written again.")
-    if message.is_live:
-        raise InvalidInput("message", "This reply is still being written; stop it first.")
-    message.status = "pending"
-    message.content = ""
-    message.html = None
-    message.error = None
-    message.lease_owner = None
-    message.lease_until = None
-    return message
-
-
 # --- 5. the live thread ------------------------------------------------------------------------
 
 
-def announce(conversation_id: uuid.UUID, message_ids: list[int], origin: str | None = None) -> None:
-    """Tell every page showing the thread that these messages are new or
-    changed, once the request commits; ``origin`` is the page that made the
-    change (it shows them already)."""
+def announce(
+    conversation_id: uuid.UUID, message_ids: list[int], origin: str | None = None, *, branch: bool = False
+) -> None:
+    """Tell every page showing the thread, once the request commits, that
+    these messages are new or changed, or (``branch``) that it shows another
+    branch now; ``origin`` is the page that made the change (it shows it
+    already)."""
     eng = engine()
-    payload = {"messages": message_ids, "origin": origin}
+    payload = {"messages": message_ids, "origin": origin, "branch": branch}
     after_commit(lambda: eng.relay.publish(thread_channel(conversation_id), payload))
 
 
