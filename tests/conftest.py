@@ -5,6 +5,12 @@ tests share.
 runs the same tests on the PostgreSQL server named by ``TEST_DATABASE_URL``,
 whose tables are emptied after each test.
 
+The suite is hermetic: whatever the shell holds in ``PARLEY_*``,
+``DATABASE_URL``, ``SECRET_KEY`` or ``FLASK_*`` is dropped before any test
+runs, so every app is built from the settings the tests give it. Only
+``TEST_DATABASE_URL``, ``REQUIRE_BROWSER`` and ``CHROMIUM`` steer the tests.
+A test of reading the environment sets it with ``monkeypatch.setenv``.
+
 Fixtures:
 
 - ``make_app(**config)``, ``app`` (its tables made), ``client``, ``runner``,
@@ -29,6 +35,7 @@ Fixtures:
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 
 import pytest
@@ -40,6 +47,16 @@ from webapp.extensions import db
 from webapp.models import User
 
 __all__ = ["PASSWORD"]  # tests/test_replies.py imports it from here
+
+#: What a user's shell may hold for running Parley; none of it reaches a test.
+USER_SETTINGS = re.compile(r"PARLEY_.*|DATABASE_URL|SECRET_KEY|FLASK_.*")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name in [name for name in os.environ if USER_SETTINGS.fullmatch(name)]:
+        del os.environ[name]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from tests.conftest import USER_SETTINGS
 from webapp import create_app
 from webapp.config import ConfigError, deployment_warnings, from_environment, instance_secret_key
 
@@ -50,6 +53,22 @@ def test_create_app_refuses_to_start_on_a_bad_setting(monkeypatch):
     monkeypatch.setenv("PARLEY_REGISTRATION", "sometimes")
     with pytest.raises(ConfigError, match="PARLEY_REGISTRATION"):
         create_app()
+
+
+def test_the_tests_never_see_the_users_settings(make_app):
+    """What the shell running the tests holds for Parley is dropped before any
+    test runs (``tests/conftest.py``); each app is built from the tests' own."""
+    assert sorted(name for name in os.environ if USER_SETTINGS.fullmatch(name)) == []
+    app = make_app()
+    assert (app.config["PARLEY_LLM_BASE_URL"], app.config["PARLEY_REGISTRATION"]) == (None, "open")
+    assert app.config["SECRET_KEY"] == "test-secret"
+    assert not app.debug
+
+
+def test_passwords_are_hashed_with_scrypt_unless_the_app_says_otherwise(tmp_path):
+    # The tests' apps hash cheaply (PASSWORD_HASH_METHOD); a real one never does.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "x"})
+    assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
 
 
 def test_secret_key_is_generated_once_and_reused(tmp_path):
