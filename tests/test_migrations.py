@@ -89,3 +89,51 @@ def test_audit_events_outlive_what_they_name_in_the_migrated_schema(make_app):
             ("delete_user", other.id, "other", "alice"),
             ("delete_user", other.id, "other", "root"),
         ]
+
+
+def test_the_tree_migration_makes_every_existing_thread_one_branch(make_app):
+    """Threads written before messages had parents keep every message, in
+    order, on one shown branch that ends at their last."""
+    import uuid
+
+    from sqlalchemy import text
+
+    app = make_app()
+    with app.app_context():
+        upgrade(revision="0005")
+        thread, empty = uuid.uuid4(), uuid.uuid4()
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, username, username_key, password_hash, role, active, session_token,"
+                    " created_at) VALUES (1, 'alice', 'alice', 'x', 'user', true, 't', CURRENT_TIMESTAMP)"
+                )
+            )
+            for conversation_id, count in ((thread, 3), (empty, 0)):
+                connection.execute(
+                    text(
+                        "INSERT INTO conversations (id, user_id, message_count, created_at, updated_at)"
+                        " VALUES (:id, 1, :count, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": conversation_id if db.engine.dialect.name == "postgresql" else conversation_id.hex, "count": count},
+                )
+            for position in (1, 2, 3):
+                connection.execute(
+                    text(
+                        "INSERT INTO messages (conversation_id, position, role, content, status, created_at)"
+                        " VALUES (:thread, :position, :role, :content, 'complete', CURRENT_TIMESTAMP)"
+                    ),
+                    {
+                        "thread": thread if db.engine.dialect.name == "postgresql" else thread.hex,
+                        "position": position,
+                        "role": "user" if position % 2 else "assistant",
+                        "content": f"m{position}",
+                    },
+                )
+        upgrade()
+        from webapp.branches import list_messages
+        from webapp.models import Conversation
+
+        migrated = db.session.get(Conversation, thread)
+        assert [m.content for m in list_messages(migrated).items] == ["m1", "m2", "m3"]
+        assert db.session.get(Conversation, empty).current_message_id is None

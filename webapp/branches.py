@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, literal, select
 from webapp.conversations import append_message, check_message, create_conversation, get_message, start_reply
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
-from webapp.models import Conversation, Message, User, utcnow
+from webapp.models import BigId, Conversation, Message, User, utcnow
 from webapp.pagination import Page, check_limit, decode_position_cursor, encode_position_cursor
 from webapp.rendering import render_markdown
 
@@ -54,7 +54,7 @@ def _walk_down_query(conversation: Conversation, start_id: int, steps: int) -> S
     """The ids below ``start_id``, through the newest reply at each step, with
     their distance from it (``start_id`` itself is 0)."""
     Child = db.aliased(Message)
-    walk = select(literal(start_id).label("id"), literal(0).label("n")).cte("walk_down", recursive=True)
+    walk = select(literal(start_id, BigId).label("id"), literal(0).label("n")).cte("walk_down", recursive=True)
     newest = (
         select(func.max(Child.id))
         .where(Child.conversation_id == conversation.id, Child.parent_id == walk.c.id)
@@ -226,7 +226,7 @@ def show_branch(conversation: Conversation, message: Message) -> None:
 
 def set_current_message(conversation: Conversation, message_id: object) -> None:
     """Show the branch that ends at ``message_id`` (the API's switch)."""
-    if not isinstance(message_id, int) or isinstance(message_id, bool):
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or not 1 <= message_id < 2**63:
         raise InvalidInput("current_message_id", "current_message_id must be the id of a message of this thread.")
     try:
         message = get_message(conversation, message_id)
