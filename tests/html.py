@@ -26,7 +26,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, NavigableString, Tag
 
 Name = str | re.Pattern[str] | None
 Value = str | re.Pattern[str] | bool
@@ -185,7 +185,9 @@ class Element:
         assert found is not None, f"no element has the id {element_id!r}"
         return found
 
-    def by_role(self, role: str, name: Name = None, *, level: int | None = None, **attributes: Value) -> list[Element]:
+    def by_role(
+        self, role: str, name: Name = None, *, level: int | None = None, **attributes: Value
+    ) -> list[Element]:
         """Every element with this role (and name, heading level and
         attributes, as for ``having``), in page order."""
         return [
@@ -213,7 +215,8 @@ class Element:
 
     def by_label(self, label: Name) -> Element:
         """The form control whose label (or aria-label) is ``label``."""
-        found = [e for e in self._descendants() if e.tag.name in ("input", "textarea", "select") and _matches(e.name, label)]
+        controls = (e for e in self._descendants() if e.tag.name in ("input", "textarea", "select"))
+        found = [control for control in controls if _matches(control.name, label)]
         assert len(found) == 1, f"{len(found)} form controls are labelled {label!r}: {found}"
         return found[0]
 
@@ -223,7 +226,8 @@ class Element:
         holders = {id(parent) for e in found for parent in e.tag.parents}
         return [e for e in found if id(e.tag) not in holders]
 
-    def has_text(self, text: Name) -> bool:
+    def has_text(self, text: str | re.Pattern[str]) -> bool:
+        """Whether its text holds ``text`` (white space collapsed; a regex is searched for)."""
         return _matches(self.text, text) if isinstance(text, re.Pattern) else squash(text) in self.text
 
     def texts(self, role: str, **filters) -> list[str]:
@@ -254,19 +258,13 @@ class Element:
         assert first is not None, "no element at all"
         return self._wrap(first)
 
-    @property
-    def out_of_band(self) -> list[Element]:
-        """The elements htmx swaps in by id, out of band."""
-        return [e for e in self._descendants() if e.has("hx-swap-oob")]
-
 
 def _content_name(tag: Tag) -> str:
     """The text of ``tag`` that a screen reader reads: ``aria-hidden`` left out."""
     parts = []
     for piece in tag.descendants:
-        if isinstance(piece, str) and not any(
-            parent.get("aria-hidden") == "true" for parent in piece.parents if parent is not None and parent.name
-        ):
+        # Text only: not comments, nor the code inside <script> or <style>.
+        if type(piece) is NavigableString and not any(p.get("aria-hidden") == "true" for p in piece.parents):
             parts.append(str(piece))
     return squash("".join(parts))
 
@@ -277,7 +275,7 @@ def parse(markup: str) -> Element:
     return Element(soup)
 
 
-# --- what the chat and admin pages list -------------------------------------------------
+# --- what the pages hold ---------------------------------------------------------------
 
 
 def sidebar_titles(markup: str) -> list[str]:
@@ -304,3 +302,10 @@ def message_numbers(markup: str) -> list[int]:
         int(article.by_text(re.compile(r"^Message \d+$"))[0].text.split()[1])
         for article in parse(markup).by_role("article")
     ]
+
+
+def csrf_token(markup: str) -> str:
+    """The CSRF token a page's forms carry (every form of a page carries the same)."""
+    tokens = {field["value"] for field in parse(markup).having(name="csrf_token", type="hidden")}
+    assert len(tokens) == 1, f"the page's forms carry {len(tokens)} CSRF tokens"
+    return tokens.pop()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.factories import HTMX, PASSWORD, AuthActions, add_thread, add_user, sign_in
-from tests.html import message_numbers, parse, sidebar_titles, thread_ids
+from tests.html import csrf_token, message_numbers, parse, sidebar_titles, thread_ids
 from webapp.extensions import db
 from webapp.models import AuditEvent, Conversation, Message, User, utcnow
 
@@ -526,7 +526,7 @@ def test_admin_posts_need_the_csrf_token(app, csrf_app, admin_user, user, make_t
         (f"/admin/users/{user.id}/delete", {}),
     ]:
         assert client.post(path, data=data).status_code == 400
-    token = parse(client.get("/admin/conversations").text).having(name="csrf_token")[0]["value"]
+    token = csrf_token(client.get("/admin/conversations").text)
     response = client.post(f"/admin/conversations/{thread_id}/title", data={"title": "Fine"}, headers={**HTMX, "X-CSRFToken": token})
     assert response.status_code == 200
     assert audit_rows(app) == [("rename_thread", "root", "alice", "Keep", "Fine")]

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.factories import PASSWORD, AuthActions
-from tests.html import parse
+from tests.html import csrf_token, parse
 from webapp.accounts import find_user
 from webapp.extensions import db
 
@@ -264,11 +264,6 @@ def test_settings_page_shows_the_password_form(client, auth, user):
 # --- CSRF -----------------------------------------------------------------------------
 
 
-def csrf_token_from(html: str) -> str:
-    """The token a page's form carries."""
-    return parse(html).having(name="csrf_token", type="hidden")[0]["value"]
-
-
 @pytest.mark.parametrize("token", [None, "wrong"])
 def test_post_without_a_valid_csrf_token_is_400_and_changes_nothing(csrf_app, token):
     client = csrf_app.test_client()
@@ -285,7 +280,7 @@ def test_post_without_a_valid_csrf_token_is_400_and_changes_nothing(csrf_app, to
 
 def test_post_with_the_csrf_token_from_the_form_works(csrf_app):
     client = csrf_app.test_client()
-    token = csrf_token_from(client.get("/register").text)
+    token = csrf_token(client.get("/register").text)
     response = client.post(
         "/register",
         data={"username": "alice", "password": PASSWORD, "password_confirm": PASSWORD, "csrf_token": token},
@@ -295,7 +290,7 @@ def test_post_with_the_csrf_token_from_the_form_works(csrf_app):
 
 def test_htmx_requests_carry_the_csrf_token_in_a_header(csrf_app):
     client = csrf_app.test_client()
-    token = csrf_token_from(client.get("/register").text)
+    token = csrf_token(client.get("/register").text)
     client.post(
         "/register",
         data={"username": "alice", "password": PASSWORD, "password_confirm": PASSWORD, "csrf_token": token},

@@ -17,38 +17,33 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD
-from tests.factories import add_user
+from tests.factories import HTMX, PASSWORD, AuthActions, add_user
+from tests.html import parse
 from webapp import create_app
 from webapp.database import RETRY_AFTER_SECONDS
 from webapp.extensions import db
 from webapp.models import Conversation, User
 from webapp.tokens import create_token
 
-HTMX = {"HX-Request": "true"}
-
 
 def assert_unavailable_page(response, *, htmx: bool = False) -> None:
     assert response.status_code == 503, response.status_code
     assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
     assert "Content-Security-Policy" in response.headers
+    html = parse(response.text)
     if htmx:  # the notice htmx puts in the page's notice area
-        assert response.text.startswith('<p class="notice notice-error" role="alert">')
-        assert "The database is not answering" in response.text
+        notice = html.top
+        assert notice.role == "alert" and "The database is not answering" in notice.text
     else:
-        assert '<h1 id="error-heading">Not available just now</h1>' in response.text
+        assert html.one("heading", level=1).text == "Not available just now"
         # Who is signed in cannot be known without the database.
-        assert 'action="/logout"' not in response.text
+        assert html.by_role("form", action="/logout") == []
 
 
 def assert_unavailable_json(response) -> None:
     assert response.status_code == 503, response.status_code
     assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
     assert response.json["error"]["code"] == "unavailable"
-
-
-def sign_in(client) -> None:
-    assert client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 303
 
 
 def alices_token(app) -> str:
@@ -200,7 +195,7 @@ def test_the_site_answers_again_once_the_database_is_back(relay, make_app):
         add_user("alice")
         db.session.commit()
     client, api = app.test_client(), {"Authorization": f"Bearer {alices_token(app)}"}
-    sign_in(client)
+    assert AuthActions(client).login().status_code == 303
     assert client.get("/").status_code == 200
 
     relay.stop()
@@ -232,7 +227,7 @@ def locked_sqlite(database_url, make_app):
         add_user("alice")
         db.session.commit()
     client = app.test_client()
-    sign_in(client)
+    assert AuthActions(client).login().status_code == 303
     holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
     yield app, client, holder
     if holder.in_transaction:
