@@ -152,14 +152,18 @@ def _messages_html(conversation_id: uuid.UUID, after: int, changed: list[int]) -
         conversation = db.session.get(Conversation, conversation_id)
         if conversation is None:
             return "", after
-        new = list(
-            db.session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation_id, Message.id > after)
-                .order_by(Message.position)
-                .limit(NEW_MESSAGES_MAX)
-            )
-        )
+        # Only what carries on the page's branch from its last message; a new
+        # version elsewhere comes as a branch event instead.
+        new, tail = [], after
+        for message in db.session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.id > after)
+            .order_by(Message.position)
+            .limit(NEW_MESSAGES_MAX)
+        ):
+            if message.parent_id == tail:
+                new.append(message)
+                tail = message.id
         old_ids = [message_id for message_id in changed if message_id <= after]
         old = (
             list(db.session.scalars(select(Message).where(Message.conversation_id == conversation_id, Message.id.in_(old_ids))))
@@ -175,6 +179,6 @@ def _messages_html(conversation_id: uuid.UUID, after: int, changed: list[int]) -
             changed=old,
             versions=versions_of(conversation, [*new, *old]),
         )
-        return html, max([after, *(message.id for message in new)])
+        return html, tail
     finally:
         db.session.close()
