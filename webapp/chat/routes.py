@@ -272,7 +272,7 @@ def delete(conversation_id: uuid.UUID):
     return render_template("chat/actions/delete.html", notice="The chat is deleted.", **sidebar_context(shown))
 
 
-@bp.get("/c/<uuid:conversation_id>/messages/<int:message_id>/stream")
+@bp.get("/c/<uuid:conversation_id>/messages/<bigint:message_id>/stream")
 def stream(conversation_id: uuid.UUID, message_id: int):
     conversation = get_conversation(current_user, conversation_id)
     return reply_stream(conversation, get_message(conversation, message_id))
@@ -286,7 +286,7 @@ def thread_events(conversation_id: uuid.UUID):
     return thread_stream(conversation, decode_position_cursor(after, "after"), request.args.get("page"))
 
 
-@bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/stop")
+@bp.post("/c/<uuid:conversation_id>/messages/<bigint:message_id>/stop")
 def stop_reply(conversation_id: uuid.UUID, message_id: int):
     conversation = get_conversation(current_user, conversation_id)
     message = get_message(conversation, message_id)
@@ -304,7 +304,7 @@ def stop_reply(conversation_id: uuid.UUID, message_id: int):
     )
 
 
-@bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/regenerate")
+@bp.post("/c/<uuid:conversation_id>/messages/<bigint:message_id>/regenerate")
 def regenerate(conversation_id: uuid.UUID, message_id: int):
     """A new version of a reply, written now; the old one stays (also Retry)."""
     conversation = get_conversation(current_user, conversation_id)
@@ -312,7 +312,7 @@ def regenerate(conversation_id: uuid.UUID, message_id: int):
     return show_new_branch(conversation, reply)
 
 
-@bp.get("/c/<uuid:conversation_id>/messages/<int:message_id>/edit")
+@bp.get("/c/<uuid:conversation_id>/messages/<bigint:message_id>/edit")
 def edit_form(conversation_id: uuid.UUID, message_id: int):
     """A message's edit form: loaded in place when Edit opens; without
     JavaScript, the thread around it with the form open."""
@@ -323,7 +323,7 @@ def edit_form(conversation_id: uuid.UUID, message_id: int):
     return render_page(conversation, around=message.id, editing=message.id)
 
 
-@bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/edit")
+@bp.post("/c/<uuid:conversation_id>/messages/<bigint:message_id>/edit")
 def edit(conversation_id: uuid.UUID, message_id: int):
     """A new version of a message; a user message's gets its own reply."""
     conversation = get_conversation(current_user, conversation_id)
@@ -349,7 +349,7 @@ def branch(conversation_id: uuid.UUID):
     return render_template("chat/actions/branch.html", **pane_context(conversation))
 
 
-@bp.post("/c/<uuid:conversation_id>/messages/<int:message_id>/fork")
+@bp.post("/c/<uuid:conversation_id>/messages/<bigint:message_id>/fork")
 def fork(conversation_id: uuid.UUID, message_id: int):
     """A new thread holding the branch up to a message."""
     conversation = get_conversation(current_user, conversation_id)
