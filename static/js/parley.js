@@ -63,4 +63,16 @@
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && location.hash === "#sidebar") location.hash = "#main";
   });
+
+  // Escape cancels an open edit form: the text goes back to the message's,
+  // the form closes, and the focus returns to its Edit button.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.isComposing || !event.target.closest) return;
+    var details = event.target.closest("details.edit-message[open]");
+    if (!details) return;
+    var form = details.querySelector("form");
+    if (form) form.reset();
+    details.open = false;
+    details.querySelector("summary").focus();
+  });
 })();
