@@ -97,6 +97,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARLEY_PROXY_COUNT": ("PARLEY_PROXY_COUNT", _int_between(0, 5)),
     "PARLEY_REDIS_URL": ("PARLEY_REDIS_URL", _redis_url),
     "PARLEY_SHUTDOWN_GRACE": ("PARLEY_SHUTDOWN_GRACE", _int_between(0, 600)),
+    "PARLEY_SHARING": ("PARLEY_SHARING", _choice("on", "off")),
 }
 
 DEFAULTS: dict[str, object] = {
@@ -116,6 +117,10 @@ DEFAULTS: dict[str, object] = {
     "PARLEY_PROXY_COUNT": 0,
     "PARLEY_REDIS_URL": None,
     "PARLEY_SHUTDOWN_GRACE": 20,
+    "PARLEY_SHARING": "on",
+    # Views of shared links (/s/<token>), per address: plenty for reading,
+    # far too few to guess a token.
+    "SHARE_RATE_LIMIT": "120 per minute",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     # A user message is at most 16,000 characters; a form post stays far below this.
     "MAX_CONTENT_LENGTH": 1024 * 1024,

@@ -40,7 +40,9 @@ MESSAGE_STATUSES = ("pending", "streaming", "complete", "stopped", "error")
 # A reply with one of these is still to be written, or being written.
 LIVE_STATUSES = ("pending", "streaming")
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
-AUDIT_ACTIONS = ("rename_thread", "delete_thread", "set_role", "disable_user", "enable_user", "delete_user")
+AUDIT_ACTIONS = (
+    "rename_thread", "delete_thread", "set_role", "disable_user", "enable_user", "delete_user", "revoke_share"
+)
 AUDIT_TARGETS = ("conversation", "user")
 TITLE_MAX = 255
 USERNAME_MAX = 32
@@ -286,3 +288,79 @@ class ApiToken(db.Model):
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} {self.name!r}>"
+
+
+class Share(db.Model):
+    """A thread's share link and the snapshot it shows (``webapp.shares``).
+
+    One link per thread: refreshing it keeps the token and replaces the
+    snapshot. The snapshot is rows of its own (``SharedMessage``), not a
+    reading of the thread, so that what the link shows changes only when its
+    owner says so.
+    """
+
+    __tablename__ = "shares"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
+    )
+    # The token is kept so that its owner can copy the link again; a request
+    # finds its share by the token's SHA-256 digest (see webapp.shares).
+    token: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The thread's title when the snapshot was taken.
+    title: Mapped[str | None] = mapped_column(String(TITLE_MAX))
+    message_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the snapshot was last taken (made or refreshed).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship()
+    messages: WriteOnlyMapped[SharedMessage] = relationship(
+        back_populates="share", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def display_title(self) -> str:
+        return self.title or UNTITLED
+
+    def __repr__(self) -> str:
+        return f"<Share {self.id} of {self.conversation_id}>"
+
+
+class SharedMessage(db.Model):
+    """One message of a share's snapshot, as it was when the snapshot was
+    taken: a copy, not a reference, so that editing, deleting or branching
+    the thread does not change what the link shows."""
+
+    __tablename__ = "shared_messages"
+    __table_args__ = (UniqueConstraint("share_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    share_id: Mapped[int] = mapped_column(ForeignKey("shares.id", ondelete="CASCADE"))
+    # 1, 2, 3 … down the branch.
+    position: Mapped[int]
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str | None] = mapped_column(Text)
+    tool_calls: Mapped[Any | None] = mapped_column(JSON)
+    # The message's status then: a reply still being written is shared as
+    # far as it had got ("pending" or "streaming").
+    status: Mapped[str] = mapped_column(String(16), default="complete")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    share: Mapped[Share] = relationship(back_populates="messages")
+
+    @property
+    def is_live(self) -> bool:
+        """A reply that was still being written when the snapshot was taken."""
+        return Message.status_is_live(self.status)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+    def __repr__(self) -> str:
+        return f"<SharedMessage {self.id} #{self.position} {self.role}>"
