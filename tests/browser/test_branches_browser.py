@@ -438,3 +438,77 @@ def test_versions_and_the_edit_form_look_right(new_page, user, size, scheme):
     assert_no_sideways_scroll(page)
     check_accessibility(page)
     screenshot(page, "branches-edit-form" + suffix)
+
+
+def focused(page: Page) -> str:
+    """The focused element, described (``body`` when focus was lost)."""
+    return page.evaluate(
+        """() => { const el = document.activeElement;
+                   if (!el || el === document.body) return "body";
+                   return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+                          + " " + JSON.stringify((el.textContent || el.value || "").trim().slice(0, 40)); }"""
+    )
+
+
+def test_keyboard_focus_is_kept_when_the_list_is_replaced(page, user):
+    """Edit, ‹ › and Regenerate replace the message list; pressed from the
+    keyboard, each must leave the focus somewhere the next Tab continues
+    from, not on <body>."""
+    sign_in(page, user.username)
+    start_chat(page, "Old wording")
+    lost = []
+
+    first = user_article(page)
+    tab_to(page, edit_summary(first))
+    page.keyboard.press("Enter")
+    expect(edit_box(first)).to_be_visible()
+    expect(edit_box(first)).to_be_focused()  # the form's autofocus, once loaded
+    page.keyboard.press("Control+A")
+    page.keyboard.type("New wording")
+    tab_to(page, first.get_by_role("button", name="Save and send"), limit=3)
+    page.keyboard.press("Enter")
+    expect(user_messages(page)).to_have_text(["New wording"])
+    reply_is_finished(assistant_replies(page).last)
+    lost += [f"after Save and send: {focused(page)}"] if focused(page) == "body" else []
+
+    tab_to(page, versions(user_article(page)).get_by_role("button", name="Previous version"))
+    page.keyboard.press("Enter")
+    expect(versions(user_article(page))).to_contain_text("1 / 2")
+    lost += [f"after Previous version: {focused(page)}"] if focused(page) == "body" else []
+
+    tab_to(page, versions(user_article(page)).get_by_role("button", name="Next version"))
+    page.keyboard.press("Enter")
+    expect(versions(user_article(page))).to_contain_text("2 / 2")
+    lost += [f"after Next version: {focused(page)}"] if focused(page) == "body" else []
+
+    tab_to(page, assistant_replies(page).last.get_by_role("button", name="Regenerate"))
+    page.keyboard.press("Enter")
+    expect(versions(assistant_replies(page).last, "this reply")).to_contain_text("2 / 2")
+    reply_is_finished(assistant_replies(page).last)
+    lost += [f"after Regenerate: {focused(page)}"] if focused(page) == "body" else []
+
+    assert not lost, (
+        "the keyboard focus was lost to <body> (the next Tab jumps to the composer, past the control just used) "
+        + "; ".join(lost)
+    )
+
+
+def test_an_empty_edit_without_javascript_shows_the_form_again_with_the_error(new_page, user):
+    page = new_page(java_script_enabled=False)
+    sign_in(page, user.username)
+    page.goto("/")
+    page.get_by_label("Message", exact=True).fill("Keep me")
+    page.get_by_role("button", name="Send").click()
+    expect(page).to_have_url(THREAD_URL)
+    edit_summary(user_article(page)).click()
+    user_article(page).get_by_role("link", name="Edit this message…").click()
+    box = edit_box(user_article(page))
+    box.fill("   ")
+    user_article(page).get_by_role("button", name="Save and send").click()
+
+    # Issue 12, bad input: "the form again with the error, nothing stored".
+    expect(page.get_by_text("Write the new text before saving.")).to_be_visible()
+    expect(edit_box(user_article(page))).to_be_visible()
+    expect(user_messages(page)).to_have_text(["Keep me"])
+
+
