@@ -75,4 +75,24 @@
     details.open = false;
     details.querySelector("summary").focus();
   });
+  // After the message list is replaced (an edit, a new version, a step
+  // between versions), give the keyboard back to the same control of the
+  // same place in the thread (data-slot), or the next best one there, or the
+  // list: never leave it on <body>.
+  var slot = null;
+  document.addEventListener("htmx:before:swap", function () {
+    var active = document.activeElement;
+    var owner = active && active.closest ? active.closest("[data-slot]") : null;
+    slot = owner ? owner.dataset.slot : null;
+  });
+  document.addEventListener("htmx:after:swap", function () {
+    var wanted = slot;
+    slot = null;
+    if (!wanted || (document.activeElement && document.activeElement !== document.body)) return;
+    var place = wanted.split(":")[0];
+    var target = document.querySelector('[data-slot="' + wanted + '"]:not([disabled])') ||
+      document.querySelector('[data-slot^="' + place + ':"]:not([disabled])') ||
+      document.getElementById("messages");
+    if (target) target.focus();
+  });
 })();

@@ -34,6 +34,7 @@ from webapp.conversations import (
     start_reply,
 )
 from webapp.error_pages import render_error
+from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.forms import TitleForm, first_error
 from webapp.htmx import is_htmx
@@ -91,6 +92,9 @@ def pane_context(
         "marked": marked,
         "versions": versions_of(conversation, messages.items),
         "replying": any(message.is_live for message in messages.items[-2:]),
+        # Where the composer's next message goes: after the last one shown
+        # (not wherever another tab has moved the thread meanwhile).
+        "tail": messages.items[-1].id if messages.items and later is None else None,
         "models": provider_for(current_app).list_models(),
     }
 
@@ -100,7 +104,7 @@ def render_page(
     *,
     before: str | None = None,
     around: int | None = None,
-    editing: int | None = None,
+    editing: dict | None = None,
     sidebar_cursor: str | None = None,
     form: MessageForm | None = None,
     rename_form: TitleForm | None = None,
@@ -233,6 +237,7 @@ def post_message(conversation_id: uuid.UUID):
         "chat/actions/post_message.html",
         message=message,
         reply=reply,
+        tail=reply.id,
         conversation=conversation,
         form=MessageForm(formdata=None),
         **sidebar_context(conversation.id),
@@ -320,7 +325,7 @@ def edit_form(conversation_id: uuid.UUID, message_id: int):
     message = get_message(conversation, message_id)
     if is_htmx():
         return render_template("chat/_edit_form.html", message=message)
-    return render_page(conversation, around=message.id, editing=message.id)
+    return render_page(conversation, around=message.id, editing={"id": message.id})
 
 
 @bp.post("/c/<uuid:conversation_id>/messages/<bigint:message_id>/edit")
@@ -329,9 +334,16 @@ def edit(conversation_id: uuid.UUID, message_id: int):
     conversation = get_conversation(current_user, conversation_id)
     message = get_message(conversation, message_id)
     form = EditForm()
-    if not form.validate_on_submit():
-        return render_refusal("Not saved", first_error(form))
-    edited, reply = branches.edit_message(conversation, message, form.content.data)
+    try:
+        if not form.validate_on_submit():
+            raise InvalidInput("content", first_error(form))
+        edited, reply = branches.edit_message(conversation, message, form.content.data)
+    except InvalidInput as refused:
+        if is_htmx():
+            return render_refusal("Not saved", refused.message)
+        # Without JavaScript: the form again, with what was typed and why not.
+        editing = {"id": message.id, "error": refused.message, "text": form.content.data}
+        return render_page(conversation, around=message.id, editing=editing, status=422)
     return show_new_branch(conversation, reply or edited)
 
 
@@ -343,6 +355,7 @@ def branch(conversation_id: uuid.UUID):
     if not form.validate_on_submit():
         return render_refusal("Not shown", first_error(form))
     branches.show_branch(conversation, get_message(conversation, int(form.message.data)))
+    replies.announce(conversation.id, [], origin=page_sending(), branch=True)
     db.session.commit()
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
