@@ -179,7 +179,7 @@ class Instance:
     log) on its own port, in a process group of its own so that ``kill``
     takes its workers with it."""
 
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log: Path, app: str = "wsgi:app") -> None:
         self.name, self.log = name, log
         for _ in range(3):  # another program may take the free port before gunicorn binds it
             port = free_port()
@@ -187,7 +187,7 @@ class Instance:
                 sys.executable, "-m", "gunicorn", "--config", "python:tests.bench.gunicorn_settings",
                 "--bind", f"{HOST}:{port}", "--error-logfile", "-",
                 *(["--no-control-socket"] if GUNICORN_VERSION >= (25, 1) else []),
-                "wsgi:app",
+                app,
             ]
             with log.open("ab") as out:
                 process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -222,9 +222,11 @@ class Instance:
 
 
 @contextmanager
-def setting() -> Iterator[tuple[Instance, Instance, Session, list[uuid.UUID], Path, str]]:
-    """Two instances on the bench's own database and Redis database, with the
-    fake model: ``(a, b, session, threads, the model's request log, Redis version)``."""
+def setting(app: str = "wsgi:app", extra_env: dict[str, str] | None = None,
+            ) -> Iterator[tuple[Instance, Instance, Session, list[uuid.UUID], Path, str]]:
+    """Two instances of ``app`` on the bench's own database and Redis database,
+    with the fake model: ``(a, b, session, threads, the model's request log,
+    Redis version)``. ``app`` and ``extra_env`` are for experiments."""
     with ExitStack() as stack:
         _app, database_url = stack.enter_context(instance_database())
         redis_version = stack.enter_context(redis_database())
@@ -235,11 +237,11 @@ def setting() -> Iterator[tuple[Instance, Instance, Session, list[uuid.UUID], Pa
                                               + len(STOP_AFTER) + 1)
         env = {**server_environment(database_url), "PARLEY_REDIS_URL": REDIS_URL,
                "PARLEY_LLM_BASE_URL": model_url, "PARLEY_LLM_MODEL": fake_model.MODEL,
-               "PARLEY_SHUTDOWN_GRACE": "2"}
+               "PARLEY_SHUTDOWN_GRACE": "2", **(extra_env or {})}
         pair = []
         try:
             for name in ("a", "b"):
-                pair.append(Instance(name, env, directory / f"{name}.log"))
+                pair.append(Instance(name, env, directory / f"{name}.log", app))
             a, b = pair
             session = streams.htmx_session(a.port, first)  # signed in on a, used on both
             yield a, b, session, threads, model_log, redis_version
@@ -550,6 +552,7 @@ class Results:
     latency: Latency
     stops: list[StopTrial]
     steps: list[tuple[str, streams.Step]]
+    reading_cpu: list[float | None]  # per step read on the other instance: that instance's CPU, of one core
     takeover: Takeover
     idle_rss_mib: float
     seconds: float
@@ -572,17 +575,20 @@ def run() -> Results:
             progress(f"Stop on the other instance after {after} tokens")
             stops.append(stop_trial(a, b, session, threads[index], after, index))
         threads = threads[len(STOP_AFTER):]
-        steps = []
+        steps, reading_cpu = [], []
         for count, readers in STEPS:
             where = "on it" if readers == "same" else "on the other instance"
             progress(f"{count} streams at once written by instance a, read {where}")
+            cpu = b.server.cpu_seconds()
             step = streams.step(a.server, session, step_threads, count, a.log,
                                 read_port=a.port if readers == "same" else b.port)
             steps.append((readers, step))
+            reading_cpu.append(None if readers == "same" else (b.server.cpu_seconds() - cpu) / step.seconds)
             progress(f"  {step.completed} of {count} complete, errors: {step.errors}")
         progress("kill -9 of the writer's instance, its reader on the other")
         over = takeover(a, b, session, threads[0], model_log)
-    return Results(lat, stops, steps, over, idle_rss, time.perf_counter() - started, measured_on, redis_version)
+    return Results(lat, stops, steps, reading_cpu, over, idle_rss, time.perf_counter() - started, measured_on,
+                   redis_version)
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -690,7 +696,10 @@ def render(results: Results) -> str:
         "The steps are those of the streaming table above (the same criteria for \"holds\"), against one"
         " instance writing through Redis; memory, threads, CPU and `/healthz` are the writing instance's."
         f" Held with readers on it: {', '.join(map(str, held_same)) or 'none'}; with readers on the other"
-        f" instance: {', '.join(map(str, held_other)) or 'none'}. Goal: at least {streams.STREAMS_GOAL}"
+        f" instance: {', '.join(map(str, held_other)) or 'none'}"
+        + "".join(f" (the reading instance's CPU meanwhile, {step.streams} streams: {share:.0%} of one core)"
+                  for (_, step), share in zip(results.steps, results.reading_cpu) if share is not None)
+        + f". Goal: at least {streams.STREAMS_GOAL}"
         f" streams — {verdict(max(held_same, default=0) >= streams.STREAMS_GOAL)}."
         f" Worker memory when the instance had just started: {results.idle_rss_mib:.0f} MiB.",
     ]
