@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from webapp.search_index import include_object
+
 config = context.config
 # Keep the app's logging when migrations run inside it (tests, `flask db`).
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -23,7 +25,12 @@ config.set_main_option(
 
 def run_migrations_offline():
     """Emit the SQL for the migrations without a database connection."""
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_db.metadata, literal_binds=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_db.metadata,
+        literal_binds=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -40,6 +47,9 @@ def run_migrations_online():
                 logger.info("No changes in schema detected.")
 
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    # The search index is made by its own migration, not from the models:
+    # autogenerate must neither drop it nor copy it.
+    conf_args.setdefault("include_object", include_object)
 
     with get_engine().connect() as connection:
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)

@@ -9,12 +9,14 @@ from sqlalchemy import inspect
 
 from webapp.database import render_migration_item
 from webapp.extensions import db
+from webapp.search_index import include_object
 
 
 def schema_differences(app) -> list:
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "render_item": render_migration_item}
+            connection,
+            opts={"compare_type": True, "render_item": render_migration_item, "include_object": include_object},
         )
         return compare_metadata(context, db.metadata)
 

@@ -26,6 +26,7 @@ from webapp.errors import Conflict, InvalidInput
 from webapp.extensions import db
 from webapp.models import ROLES, TITLE_MAX, USERNAME_MAX, AuditEvent, Conversation, User
 from webapp.pagination import Page, check_limit, keyset_page
+from webapp.search import parse_query, title_matches
 from webapp.text import contains, search_words
 
 SEARCH_MAX = TITLE_MAX  # no title is longer
@@ -62,14 +63,16 @@ def all_conversations_query(
     """Every user's threads with their owner's name, newest activity first.
 
     Without an owner it walks ``ix_conversations_recent`` (updated_at, id);
-    with one, ``ix_conversations_user_recent``. Title words are filters on
-    that walk, so a page stops after ``limit`` matches.
+    with one, ``ix_conversations_user_recent``. Title words are looked up in
+    the search index (each the start of a word, in any case, accents
+    ignored, as in search) and filter that walk.
     """
     query = select(Conversation, User.username.label("owner_name")).join(User, Conversation.user_id == User.id)
     if owner is not None:
         query = query.where(Conversation.user_id == owner.id)
-    for word in words:
-        query = query.where(contains(Conversation.title, word))
+    if words:
+        # On the full-text index: a word no title holds costs nothing.
+        query = query.where(title_matches(parse_query(" ".join(words))))
     return by_recent_activity(query, cursor)
 
 

@@ -18,6 +18,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from webapp.text import word_matches
+
 _formatter = HtmlFormatter(nowrap=True, classprefix="hl-")
 
 ALLOWED_TAGS = {
@@ -70,14 +72,12 @@ def render_markdown(text: str) -> str:
 
 
 def mark_words(text: str, words: list[str]) -> Markup:
-    """``text`` escaped, with every match of ``words`` (any case) in ``<mark>``."""
-    if not words:
-        return escape(text)
-    pattern = re.compile("|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)), re.I)
+    """``text`` escaped, with each word that starts with one of ``words`` (in
+    any case, accents ignored: as search finds them) in ``<mark>``."""
     parts, last = [], 0
-    for match in pattern.finditer(text):
-        parts.append(escape(text[last : match.start()]))
-        parts.append(Markup("<mark>%s</mark>") % match.group())
-        last = match.end()
+    for start, end in word_matches(text, list(words or [])):
+        parts.append(escape(text[last:start]))
+        parts.append(Markup("<mark>%s</mark>") % text[start:end])
+        last = end
     parts.append(escape(text[last:]))
     return Markup("").join(parts)

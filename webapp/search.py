@@ -1,77 +1,309 @@
-"""Search over one user's own thread titles and message text.
+"""Search over one user's own threads: their titles and every message of
+every branch, on the database's full-text index (``webapp.search_index``).
 
-Matching is by substring (every word must appear, any case), which scans the
-user's messages: quick for a personal history, and the same on SQLite and
-PostgreSQL. Each hit carries a window of plain text around the first match;
-marking the words in it is the templates' job (``mark_words``).
+What a query means (the contract's *Search*): every word must be found,
+each as the start of a word, in any case, accents ignored (``ollam`` finds
+"Ollama", ``cafe`` finds "Café"); ``"words in quotes"`` must stand together
+in that order. A word of one letter or digit matches only itself (as a
+prefix it would match nearly everything). A thread is a hit when its title,
+or one of its messages, holds every word; it is shown once, with up to 3 of
+its matching messages, newest first.
+
+The query is never handed to the database as syntax: it is cut into words
+here (letters and digits; everything else separates them), and each word is
+passed quoted, so ``*``, ``"``, ``-``, ``NEAR``, ``:``, ``&``, ``|``, ``!``
+and ``(`` are only ever text.
+
+Results come newest activity first, 20 a page, by keyset cursor. The data
+comes back plain; marking the words is the templates' job (``mark_words``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 
-from sqlalchemy import and_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 
+from webapp.conversations import activity_cursor, by_recent_activity
+from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
-from webapp.text import contains
+from webapp.pagination import Page, keyset_page
+from webapp.search_index import TS_CONFIG, words_expression
+from webapp.text import WORD, word_matches
 
-MAX_WORDS = 8
-MAX_QUERY = 200
-RESULTS = 20
-SNIPPET_RADIUS = 70
+MAX_QUERY = 200  # characters; a longer query is cut (the page says so; the API refuses it)
+MAX_TERMS = 32  # words and phrases; more add nothing a person types
+RESULTS = 20  # threads a page
+SNIPPETS = 3  # matching messages shown for each thread
+SNIPPET_RADIUS = 70  # characters of context each side of the first match
+
+_TITLE_WORDS = words_expression("coalesce(conversations.title, '')")
+_PHRASE = re.compile(r'"([^"]*)"')
 
 
-@dataclass
-class SearchHit:
-    conversation: Conversation
+@dataclass(frozen=True)
+class Query:
+    """A search as the user typed it, and what it looks for: each term is a
+    word, or the words of a phrase in order."""
+
+    text: str
+    terms: tuple[tuple[str, ...], ...]
+    trimmed: bool = False
+
+    @property
+    def words(self) -> list[str]:
+        """Every word, for marking them in what is shown."""
+        return list(dict.fromkeys(word for term in self.terms for word in term))
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+
+def parse_query(raw: str | None, *, refuse_long: bool = False) -> Query:
+    """The terms of a query. Over ``MAX_QUERY`` characters, the query is cut
+    (``trimmed``), or with ``refuse_long`` (the API) refused; quotes that
+    pair up make phrases, a quote left over is only a separator."""
+    if refuse_long and len(raw or "") > MAX_QUERY:
+        raise InvalidInput("q", f"Search for at most {MAX_QUERY} characters.")
+    raw = unicodedata.normalize("NFC", " ".join((raw or "").split()))
+    trimmed = len(raw) > MAX_QUERY
+    raw = raw[:MAX_QUERY].strip()
+    terms: list[tuple[str, ...]] = []
+    for phrase in _PHRASE.findall(raw):
+        terms.append(tuple(WORD.findall(phrase)))
+    terms.extend((word,) for word in WORD.findall(_PHRASE.sub(" ", raw)))
+    terms = [term for term in dict.fromkeys(terms) if term]
+    return Query(raw, tuple(terms[:MAX_TERMS]), trimmed)
+
+
+# --- the index, per database ----------------------------------------------------------------
+
+
+def _prefix(word: str) -> bool:
+    return len(word) > 1
+
+
+def _fts5_query(query: Query) -> str:
+    """FTS5 syntax, every word a quoted string: ``"big"* + "red"* AND "box"*``."""
+
+    def term(words: tuple[str, ...]) -> str:
+        return " + ".join(f'"{word}"' + ("*" if _prefix(word) else "") for word in words)
+
+    return " AND ".join(f"({term(words)})" for words in query.terms)
+
+
+def _tsquery(query: Query) -> str:
+    """``to_tsquery`` syntax, every word quoted: ``'big':* <-> 'red':* & 'box':*``."""
+
+    def term(words: tuple[str, ...]) -> str:
+        return " <-> ".join(f"'{word}'" + (":*" if _prefix(word) else "") for word in words)
+
+    return " & ".join(f"({term(words)})" for words in query.terms)
+
+
+def _is_sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def _message_matches(query: Query, *, one_by_one: bool = False) -> ColumnElement[bool]:
+    """The messages (of anyone: callers scope it) that hold every term.
+    ``one_by_one``: asked of each row of ``messages`` in turn (SQLite seeks
+    the row in the index) rather than as the set of all matches."""
+    if not query:
+        return false()
+    if _is_sqlite() and one_by_one:
+        return exists(
+            select(literal_column("1"))
+            .select_from(text("message_search"))
+            .where(
+                text("message_search.rowid = messages.id AND message_search MATCH :message_terms").bindparams(
+                    message_terms=_fts5_query(query)
+                )
+            )
+        )
+    if _is_sqlite():
+        ids = (
+            select(literal_column("rowid"))
+            .select_from(text("message_search"))
+            .where(text("message_search MATCH :message_terms").bindparams(message_terms=_fts5_query(query)))
+        )
+        return Message.id.in_(ids)
+    # The partial index's condition, written out as it is, so the planner
+    # can always use the index.
+    return text(
+        f"messages.status NOT IN ('pending', 'streaming') AND {words_expression('messages.content')}"
+        f" @@ to_tsquery('{TS_CONFIG}', :message_terms)"
+    ).bindparams(message_terms=_tsquery(query))
+
+
+def title_matches(query: Query) -> ColumnElement[bool]:
+    """The threads (of anyone) whose title holds every term (none, for a
+    query without a word)."""
+    if not query:
+        return false()
+    if _is_sqlite():
+        ids = (
+            select(literal_column("conversation_id"))
+            .select_from(text("conversation_search"))
+            .where(
+                text("conversation_search MATCH :title_terms").bindparams(
+                    title_terms="{title} : (" + _fts5_query(query) + ")"
+                )
+            )
+        )
+        return Conversation.id.in_(ids)
+    return text(
+        f"{_TITLE_WORDS} @@ to_tsquery('{TS_CONFIG}', :title_terms)"
+    ).bindparams(title_terms=_tsquery(query))
+
+
+# --- searching -------------------------------------------------------------------------------
+
+
+def searchable_threads(user: User) -> Select:
+    """The threads a search of ``user``'s looks in: their own, never anyone
+    else's. The one place to leave out what search must not show: the
+    trash, once threads can be put there, is filtered here."""
+    return select(Conversation).where(Conversation.user_id == user.id)
+
+
+@dataclass(frozen=True)
+class MessageHit:
+    message: Message
     snippet: str  # plain text around the first match
+
+
+@dataclass(frozen=True)
+class ThreadHit:
+    conversation: Conversation
     in_title: bool
+    messages: list[MessageHit] = field(default_factory=list)
 
 
-def words_of(query: str) -> list[str]:
-    """The words to find: a longer query is cut rather than refused, since
-    the page shows what was searched for."""
-    return list(dict.fromkeys(query[:MAX_QUERY].lower().split()))[:MAX_WORDS]
+def search(user: User, query: Query | str, cursor: str | None = None, limit: int = RESULTS) -> Page[ThreadHit]:
+    """The user's threads matching ``query``, newest activity first, one
+    page from ``cursor`` on. An empty query finds nothing.
 
+    Two ways to the same page, chosen by how many of the user's messages
+    match (counted up to ``MANY``, through the index):
 
-def _all_words(column, words: list[str]):
-    return and_(*(contains(column, word) for word in words))
-
-
-def snippet(text: str, words: list[str], radius: int = SNIPPET_RADIUS) -> str:
-    """A window of ``text`` around the first match of any of ``words``,
-    with white space folded and ``…`` where it was cut."""
-    pattern = re.compile("|".join(re.escape(word) for word in words), re.I)
-    text = " ".join(text.split())
-    first = pattern.search(text)
-    start = max(0, (first.start() if first else 0) - radius)
-    end = min(len(text), (first.end() if first else 0) + radius)
-    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
-
-
-def search(user: User, query: str) -> list[SearchHit]:
-    words = words_of(query)
-    if not words:
-        return []
-    hits: dict = {}
-    titled = db.session.scalars(
-        select(Conversation)
-        .where(Conversation.user_id == user.id, _all_words(Conversation.title, words))
-        .order_by(Conversation.updated_at.desc())
-        .limit(RESULTS)
+    - few: the index lists them all, and their threads are sorted; the cost
+      follows the number of matches;
+    - many (a common word): the user's threads are walked newest activity
+      first, each asked (through the index, message by message) whether it
+      holds a match, until the page is full; most threads do, so the cost
+      follows the page, not the account.
+    """
+    if isinstance(query, str):
+        query = parse_query(query)
+    if not query:
+        return Page([], None)
+    common = _has_many_matches(user, query)
+    in_messages = (
+        exists().where(Message.conversation_id == Conversation.id, _message_matches(query, one_by_one=True))
+        if common
+        else Conversation.id.in_(select(Message.conversation_id).where(_message_matches(query)))
     )
-    for conversation in titled:
-        hits[conversation.id] = SearchHit(conversation, snippet(conversation.title, words), True)
-    rows = db.session.execute(
-        select(Conversation, Message.content)
-        .join(Message, Message.conversation_id == Conversation.id)
-        .where(Conversation.user_id == user.id, _all_words(Message.content, words))
-        .order_by(Conversation.updated_at.desc(), Message.position.desc())
-        .limit(RESULTS * 5)
+    threads = searchable_threads(user).where(or_(in_messages, title_matches(query)))
+    page = keyset_page(by_recent_activity(threads, cursor), limit, activity_cursor)
+    if not page.items:
+        return Page([], page.next_cursor)
+    ids = [conversation.id for conversation in page.items]
+    titled = set(db.session.scalars(select(Conversation.id).where(Conversation.id.in_(ids), title_matches(query))))
+    found = {c.id: newest_matches(c.id, query) for c in page.items} if common else matching_messages(ids, query)
+    return Page(
+        [ThreadHit(c, c.id in titled, found.get(c.id, [])) for c in page.items],
+        page.next_cursor,
     )
-    for conversation, content in rows:
-        if conversation.id not in hits and len(hits) < RESULTS:
-            hits[conversation.id] = SearchHit(conversation, snippet(content, words), False)
-    return sorted(hits.values(), key=lambda hit: hit.conversation.updated_at, reverse=True)
+
+
+MANY = 2_000  # matching messages above which a search walks the threads
+
+
+def _has_many_matches(user: User, query: Query) -> bool:
+    if _is_sqlite():
+        # Driven by the index, stopping at MANY + 1.
+        counted = text(
+            "SELECT count(*) FROM (SELECT 1 FROM message_search"
+            " JOIN messages ON messages.id = message_search.rowid"
+            " JOIN conversations ON conversations.id = messages.conversation_id"
+            " WHERE message_search MATCH :message_terms AND conversations.user_id = :user_id LIMIT :many)"
+        ).bindparams(message_terms=_fts5_query(query), user_id=user.id, many=MANY + 1)
+        return db.session.scalar(counted) > MANY
+    matches = (
+        select(literal_column("1"))
+        .select_from(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.user_id == user.id, _message_matches(query))
+        .limit(MANY + 1)
+    )
+    return db.session.scalar(select(func.count()).select_from(matches.subquery())) > MANY
+
+
+def newest_matches(conversation_id, query: Query, per_thread: int = SNIPPETS) -> list[MessageHit]:
+    """Up to ``per_thread`` matching messages of one thread, newest first,
+    asked message by message (a common word: the first few match)."""
+    rows = db.session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, _message_matches(query, one_by_one=True))
+        .order_by(Message.id.desc())
+        .limit(per_thread)
+    )
+    return [MessageHit(message, snippet(message.content, query.words)) for message in rows]
+
+
+def matching_messages(conversation_ids: list, query: Query, per_thread: int = SNIPPETS) -> dict:
+    """Up to ``per_thread`` matching messages of each thread, newest first,
+    each with its snippet: ``{conversation id: [MessageHit, ...]}``."""
+    ranked = (
+        select(
+            Message.id,
+            func.row_number()
+            .over(partition_by=Message.conversation_id, order_by=Message.id.desc())
+            .label("rank"),
+        )
+        .where(Message.conversation_id.in_(conversation_ids), _message_matches(query))
+        .subquery()
+    )
+    rows = db.session.scalars(
+        select(Message)
+        .join(ranked, Message.id == ranked.c.id)
+        .where(ranked.c.rank <= per_thread)
+        .order_by(Message.id.desc())
+    )
+    found: dict = {}
+    for message in rows:
+        found.setdefault(message.conversation_id, []).append(
+            MessageHit(message, snippet(message.content, query.words))
+        )
+    return found
+
+
+def snippet(content: str, words: list[str], radius: int = SNIPPET_RADIUS) -> str:
+    """A window of ``content`` around the first word that matches, cut at
+    spaces, white space folded, with ``…`` where it was cut."""
+    content = " ".join(content.split())
+    spans = word_matches(content, words)
+    start, end = spans[0] if spans else (0, 0)
+    left = max(0, start - radius)
+    right = min(len(content), end + radius)
+    if left > 0:
+        space = content.find(" ", left, start)
+        left = space + 1 if space != -1 else start
+    if right < len(content):
+        space = content.rfind(" ", end, right)
+        right = space if space != -1 else end
+    return ("…" if left else "") + content[left:right] + ("…" if right < len(content) else "")

@@ -6,6 +6,7 @@ refuses the same things with the same words.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from webapp.errors import InvalidInput
@@ -68,3 +69,43 @@ def contains(column, text: str, *, any_case: bool = True):
     """``column`` holds ``text`` literally (in any case, unless told otherwise)."""
     pattern = f"%{escape_like(text)}%"
     return column.ilike(pattern, escape="\\") if any_case else column.like(pattern, escape="\\")
+
+
+# --- words, as search finds them -------------------------------------------------------------
+
+# A word is a run of letters and digits (the full-text index's tokenizers cut
+# text the same way: SQLite's unicode61, and PostgreSQL's text cut at
+# everything else before it is parsed; see webapp.search_index).
+WORD = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> tuple[str, list[int]]:
+    """``text`` in lower case without accents (``Café`` → ``cafe``), and for
+    each character of that the index of the character of ``text`` it came
+    from: matches found in the folded text are marked in the original."""
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        for part in unicodedata.normalize("NFKD", char):
+            if unicodedata.combining(part):
+                continue
+            for lower in part.casefold():
+                folded.append(lower)
+                origin.append(index)
+    return "".join(folded), origin
+
+
+def word_matches(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """Where in ``text`` a word begins with one of ``words`` (any case,
+    accents ignored; a word of one character matches only itself):
+    ``(start, end)`` spans of the whole words, in order."""
+    wanted = sorted({fold(word)[0] for word in words if word}, key=len, reverse=True)
+    if not wanted:
+        return []
+    folded, origin = fold(text)
+    spans = []
+    for match in WORD.finditer(folded):
+        found = match.group()
+        if any(found == word if len(word) == 1 else found.startswith(word) for word in wanted):
+            spans.append((origin[match.start()], origin[match.end() - 1] + 1))
+    return spans

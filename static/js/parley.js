@@ -64,6 +64,25 @@
     if (event.key === "Escape" && location.hash === "#sidebar") location.hash = "#main";
   });
 
+  // Ctrl+K (Cmd+K on a Mac) focuses the search box from anywhere: the
+  // search page's own, or the sidebar's (opening the drawer on a phone).
+  document.addEventListener("keydown", function (event) {
+    if (!(event.ctrlKey || event.metaKey) || event.altKey || event.shiftKey || event.key.toLowerCase() !== "k") return;
+    var box = document.getElementById("search-q") || document.getElementById("sidebar-q");
+    if (!box) return;
+    event.preventDefault();
+    if (box.id === "sidebar-q" && window.matchMedia("(max-width: 760px)").matches) location.hash = "#sidebar";
+    box.focus();
+    box.select();
+  });
+
+  // A search hit opens its thread at the message (?m=…): bring it into view,
+  // in the middle of the pane, whatever the pane's own scrolling did.
+  document.addEventListener("DOMContentLoaded", function () {
+    var marked = document.querySelector(".message.marked");
+    if (marked) marked.scrollIntoView({ block: "center" });
+  });
+
   // Escape cancels an open edit form: the text goes back to the message's,
   // the form closes, and the focus returns to its Edit button.
   document.addEventListener("keydown", function (event) {

@@ -18,6 +18,7 @@ from webapp.api.inputs import CONVERSATIONS_PER_PAGE, MESSAGES_PER_PAGE
 from webapp.branches import MESSAGES_PAGE_MAX
 from webapp.conversations import CONVERSATIONS_PAGE_MAX, USER_MESSAGE_MAX
 from webapp.models import MESSAGE_ROLES, MESSAGE_STATUSES, TITLE_MAX
+from webapp.search import MAX_QUERY, RESULTS, SNIPPETS
 
 API_VERSION = "1.0.0"
 
@@ -119,6 +120,30 @@ def _page(item: str, cursor_parameter: str) -> dict[str, Any]:
         },
     }
 
+
+_SEARCH_HIT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["conversation", "messages"],
+    "properties": {
+        "conversation": _ref("schemas", "Conversation"),
+        "messages": {
+            "type": "array",
+            "maxItems": SNIPPETS,
+            "description": "Up to 3 of its messages that hold every word, newest first (none when only the "
+            "title does).",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [*_MESSAGE_PROPERTIES, "snippet"],
+                "properties": {
+                    **_MESSAGE_PROPERTIES,
+                    "snippet": {"type": "string", "description": "Plain text around the first matching word."},
+                },
+            },
+        },
+    },
+}
 
 _ERROR = {
     "type": "object",
@@ -373,6 +398,36 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     },
                 },
             },
+            "/api/search": {
+                "get": {
+                    "operationId": "search",
+                    "summary": "The caller's conversations whose title or messages hold every word of q (each the "
+                    'start of a word, any case, accents ignored; "quoted words" as a phrase), newest activity first',
+                    "parameters": [
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": MAX_QUERY, "pattern": _NO_NUL},
+                            "description": "Empty or absent: no results.",
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": r"^[0-9]{1,17}-[0-9a-f]{32}$"},
+                            "description": "`next_cursor` of the previous page.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": f"A page of up to {RESULTS} conversations.",
+                            "content": _json(_ref("schemas", "SearchPage")),
+                        },
+                        **_error_responses(401, 422),
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "operationId": "getOpenApiDocument",
@@ -408,6 +463,8 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 "Update": _UPDATE,
                 "NewMessage": _NEW_MESSAGE,
                 "Error": _ERROR,
+                "SearchHit": _SEARCH_HIT,
+                "SearchPage": _page("SearchHit", "cursor"),
             },
             "responses": {
                 "BadRequest": _error_response("The body is not JSON, or not valid JSON."),

@@ -9,7 +9,7 @@ cost a query each.
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 
 from webapp import branches, conversations
 from webapp.conversations import SHOWN
@@ -29,6 +29,8 @@ from webapp.api.inputs import (
 )
 from webapp import replies
 from webapp.extensions import db
+from webapp.search import parse_query
+from webapp.search import search as search_threads
 from webapp.serialize import conversation_json, message_json
 
 bp.before_request(authenticate)
@@ -113,6 +115,23 @@ def list_messages(conversation_id: str):
     listing = branches.list_all_messages if read_query_flag("all") else branches.list_messages
     page = listing(conversation, read_cursor("before"), read_limit(MESSAGES_PER_PAGE))
     return {"items": [message_json(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.get("/search")
+def search():
+    """The caller's threads whose title or messages hold every word of ``q``."""
+    query = parse_query(request.args.get("q"), refuse_long=True)
+    page = search_threads(current_api_user(), query, read_cursor("cursor"))
+    return {
+        "items": [
+            {
+                "conversation": conversation_json(hit.conversation),
+                "messages": [{**message_json(found.message), "snippet": found.snippet} for found in hit.messages],
+            }
+            for hit in page.items
+        ],
+        "next_cursor": page.next_cursor,
+    }
 
 
 @bp.get("/openapi.json")

@@ -40,8 +40,8 @@ from webapp.forms import TitleForm, first_error
 from webapp.htmx import is_htmx
 from webapp.models import Conversation, Message
 from webapp.pagination import Page, decode_activity_cursor, decode_position_cursor
+from webapp.search import parse_query
 from webapp.search import search as search_threads
-from webapp.search import words_of
 
 SIDEBAR_PAGE = 50
 MESSAGES_PAGE = 50
@@ -149,12 +149,11 @@ def sidebar():
 
 @bp.get("/search")
 def search():
-    query = request.args.get("q", "").strip()
-    context = {
-        "query": query,
-        "words": words_of(query),
-        "hits": search_threads(current_user, query) if query else [],
-    }
+    """Threads whose title or messages hold every word; with a cursor, the
+    next page (htmx: only its hits, appended to the list)."""
+    query = parse_query(request.args.get("q"))
+    cursor = request.args.get("cursor") or None
+    context = {"query": query, "results": search_threads(current_user, query, cursor), "appending": bool(cursor)}
     if is_htmx():
         return render_template("chat/_search_results.html", **context)
     return render_template("chat/search.html", **context, **sidebar_context())

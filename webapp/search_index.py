@@ -1,0 +1,166 @@
+"""The full-text index behind search: the database's own, kept in step by
+the database itself, in the same transaction as every write.
+
+- **SQLite**: two FTS5 tables, ``message_search`` (external content: the
+  words of ``messages.content``, no second copy of the text) and
+  ``conversation_search`` (titles), tokenized by ``unicode61`` with
+  ``remove_diacritics 2`` and prefix indexes of 2 and 3 characters. Triggers
+  on ``messages`` and ``conversations`` update them on every insert, update
+  and delete, cascades included, whichever code wrote the row (a page, the
+  API, the reply writer's own connection, a migration).
+- **PostgreSQL**: GIN indexes on expressions, ``to_tsvector`` of the text in
+  the ``parley_search`` configuration (``simple`` after ``unaccent``): the
+  database maintains an expression index with every write, no trigger needed.
+
+Both index the same words: runs of letters and digits (PostgreSQL's text is
+first cut there, as SQLite's tokenizer cuts it), in any case, accents
+removed. A reply is indexed once it ends: while it is ``pending`` or
+``streaming`` its text changes every few seconds and is not searchable.
+
+These objects are not in the models (SQLAlchemy cannot declare them), so:
+the migration that adds them calls ``create_search_index``; ``db.create_all``
+(the tests) does too, through the ``after_create`` event below; and the
+comparison of migrations with models leaves them out through
+``include_object``, the one place that knows their names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, event
+
+from webapp.models import LIVE_STATUSES, Conversation
+
+#: The PostgreSQL text search configuration: every word, lower-cased, unaccented.
+TS_CONFIG = "parley_search"
+
+#: Searchable messages: not a reply still being written.
+_NOT_LIVE = f"status NOT IN ({', '.join(repr(status) for status in LIVE_STATUSES)})"
+
+#: Index objects outside the models, by name (tables, indexes, triggers).
+SQLITE_TABLES = ("message_search", "conversation_search")
+SQLITE_TRIGGERS = tuple(
+    f"{table}_{event}" for table in SQLITE_TABLES for event in ("insert", "update", "delete")
+)
+POSTGRESQL_INDEXES = ("ix_messages_search", "ix_conversations_search")
+
+_FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'"
+
+
+def words_expression(column: str) -> str:
+    """PostgreSQL: the tsvector of a text column, as the indexes hold it
+    (a query must use exactly this expression for the index to serve it)."""
+    return f"to_tsvector('{TS_CONFIG}'::regconfig, regexp_replace({column}, '[^[:alnum:]]+', ' ', 'g'))"
+
+
+def _not_live(row: str) -> str:
+    return f"{row}.{_NOT_LIVE}"
+
+
+def _sqlite_statements() -> list[str]:
+    return [
+        (
+            "CREATE VIRTUAL TABLE message_search USING fts5(content, content = 'messages', content_rowid = 'id', "
+            f"{_FTS_OPTIONS})"
+        ),
+        f"""CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN {_not_live('new')} BEGIN
+            INSERT INTO message_search (rowid, content) VALUES (new.id, new.content);
+        END""",
+        # External content: the index is told the words it held, to remove them.
+        f"""CREATE TRIGGER message_search_delete AFTER DELETE ON messages WHEN {_not_live('old')} BEGIN
+            INSERT INTO message_search (message_search, rowid, content) VALUES ('delete', old.id, old.content);
+        END""",
+        f"""CREATE TRIGGER message_search_update AFTER UPDATE OF content, status ON messages BEGIN
+            INSERT INTO message_search (message_search, rowid, content)
+                SELECT 'delete', old.id, old.content WHERE {_not_live('old')};
+            INSERT INTO message_search (rowid, content) SELECT new.id, new.content WHERE {_not_live('new')};
+        END""",
+        # Conversations have no integer key of their own (a UUID; the hidden
+        # rowid may change on VACUUM), so each title row carries the thread's
+        # id as a token of its own, by which the triggers find it.
+        f"CREATE VIRTUAL TABLE conversation_search USING fts5(title, conversation_id, {_FTS_OPTIONS})",
+        """CREATE TRIGGER conversation_search_insert AFTER INSERT ON conversations BEGIN
+            INSERT INTO conversation_search (title, conversation_id) VALUES (coalesce(new.title, ''), new.id);
+        END""",
+        """CREATE TRIGGER conversation_search_update AFTER UPDATE OF title ON conversations BEGIN
+            UPDATE conversation_search SET title = coalesce(new.title, '')
+            WHERE rowid IN (SELECT rowid FROM conversation_search
+                            WHERE conversation_search MATCH '{conversation_id} : "' || old.id || '"');
+        END""",
+        """CREATE TRIGGER conversation_search_delete AFTER DELETE ON conversations BEGIN
+            DELETE FROM conversation_search
+            WHERE rowid IN (SELECT rowid FROM conversation_search
+                            WHERE conversation_search MATCH '{conversation_id} : "' || old.id || '"');
+        END""",
+        # What was there before the index: every finished message, every title.
+        f"INSERT INTO message_search (rowid, content) SELECT id, content FROM messages WHERE {_NOT_LIVE}",
+        "INSERT INTO conversation_search (title, conversation_id) SELECT coalesce(title, ''), id FROM conversations",
+    ]
+
+
+def _postgresql_statements() -> list[str]:
+    mapped = (
+        "asciiword, word, numword, asciihword, hword, numhword, hword_asciipart, hword_part, hword_numpart, "
+        "int, uint, float, sfloat, version, email, url, host, url_path, file"
+    )
+    title_words = words_expression("coalesce(title, '')")
+    return [
+        # A managed database may need its administrator to allow this once
+        # (see the README); without unaccent, accents could not be ignored.
+        "CREATE EXTENSION IF NOT EXISTS unaccent",
+        f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {TS_CONFIG}",
+        f"CREATE TEXT SEARCH CONFIGURATION {TS_CONFIG} (COPY = simple)",
+        f"ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG} ALTER MAPPING FOR {mapped} WITH unaccent, simple",
+        f"CREATE INDEX ix_messages_search ON messages USING gin ({words_expression('content')}) WHERE {_NOT_LIVE}",
+        f"CREATE INDEX ix_conversations_search ON conversations USING gin ({title_words})",
+    ]
+
+
+def create_search_index(connection: Connection) -> None:
+    """Create the index for this connection's database and fill it from the
+    rows already there (the migration, and ``db.create_all``)."""
+    dialect = connection.dialect.name
+    if search_index_exists(connection):
+        return
+    statements = {"sqlite": _sqlite_statements, "postgresql": _postgresql_statements}[dialect]()
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
+def search_index_exists(connection: Connection) -> bool:
+    if connection.dialect.name == "sqlite":
+        found = "SELECT count(*) FROM sqlite_master WHERE name = 'message_search'"
+    else:
+        found = "SELECT count(*) FROM pg_class WHERE relname = 'ix_messages_search'"
+    return bool(connection.exec_driver_sql(found).scalar())
+
+
+def drop_search_index(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        for trigger in SQLITE_TRIGGERS:
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        for table in SQLITE_TABLES:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    else:
+        for index in POSTGRESQL_INDEXES:
+            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
+        connection.exec_driver_sql(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {TS_CONFIG}")
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """For Alembic's comparison of the database with the models: leave out
+    the search index, which the models cannot declare (see above). FTS5
+    keeps its data in shadow tables named after the virtual table."""
+    if type_ == "table" and name and any(name == t or name.startswith(t + "_") for t in SQLITE_TABLES):
+        return False
+    return not (type_ == "index" and name in POSTGRESQL_INDEXES)
+
+
+def _on_create_all(target: Any, connection: Connection, **kw: Any) -> None:
+    # ``db.create_all`` makes the tables from the models; the index follows
+    # the last of the two tables it reads (the migration calls it itself).
+    create_search_index(connection)
+
+
+event.listen(Conversation.__table__.metadata, "after_create", _on_create_all)
