@@ -118,22 +118,11 @@ def _is_sqlite() -> bool:
     return db.session.get_bind().dialect.name == "sqlite"
 
 
-def _message_matches(query: Query, *, one_by_one: bool = False) -> ColumnElement[bool]:
-    """The messages (of anyone: callers scope it) that hold every term.
-    ``one_by_one``: asked of each row of ``messages`` in turn (SQLite seeks
-    the row in the index) rather than as the set of all matches."""
+def _message_matches(query: Query) -> ColumnElement[bool]:
+    """The messages (of anyone: callers scope it) that hold every term; on
+    PostgreSQL also a test of one row at a time."""
     if not query:
         return false()
-    if _is_sqlite() and one_by_one:
-        return exists(
-            select(literal_column("1"))
-            .select_from(text("message_search"))
-            .where(
-                text("message_search.rowid = messages.id AND message_search MATCH :message_terms").bindparams(
-                    message_terms=_fts5_query(query)
-                )
-            )
-        )
     if _is_sqlite():
         ids = (
             select(literal_column("rowid"))
@@ -197,23 +186,24 @@ def search(user: User, query: Query | str, cursor: str | None = None, limit: int
     """The user's threads matching ``query``, newest activity first, one
     page from ``cursor`` on. An empty query finds nothing.
 
-    Two ways to the same page, chosen by how many of the user's messages
-    match (counted up to ``MANY``, through the index):
+    Two ways to the same page:
 
-    - few: the index lists them all, and their threads are sorted; the cost
-      follows the number of matches;
-    - many (a common word): the user's threads are walked newest activity
-      first, each asked (through the index, message by message) whether it
-      holds a match, until the page is full; most threads do, so the cost
-      follows the page, not the account.
+    - the index lists every match, and their threads are sorted: the cost
+      follows the number of matching messages;
+    - PostgreSQL, when more than ``MANY`` of the user's messages match (a
+      common word): the user's threads are walked newest activity first,
+      each asked, message by message, whether it holds a match, until the
+      page is full; most threads do, so the cost follows the page, not the
+      account. Not on SQLite: FTS5 builds a prefix query's list of matches
+      anew for every row it is asked about, which costs more than sorting.
     """
     if isinstance(query, str):
         query = parse_query(query)
     if not query:
         return Page([], None)
-    common = _has_many_matches(user, query)
+    common = not _is_sqlite() and _has_many_matches(user, query)
     in_messages = (
-        exists().where(Message.conversation_id == Conversation.id, _message_matches(query, one_by_one=True))
+        exists().where(Message.conversation_id == Conversation.id, _message_matches(query))
         if common
         else Conversation.id.in_(select(Message.conversation_id).where(_message_matches(query)))
     )
@@ -234,15 +224,7 @@ MANY = 2_000  # matching messages above which a search walks the threads
 
 
 def _has_many_matches(user: User, query: Query) -> bool:
-    if _is_sqlite():
-        # Driven by the index, stopping at MANY + 1.
-        counted = text(
-            "SELECT count(*) FROM (SELECT 1 FROM message_search"
-            " JOIN messages ON messages.id = message_search.rowid"
-            " JOIN conversations ON conversations.id = messages.conversation_id"
-            " WHERE message_search MATCH :message_terms AND conversations.user_id = :user_id LIMIT :many)"
-        ).bindparams(message_terms=_fts5_query(query), user_id=user.id, many=MANY + 1)
-        return db.session.scalar(counted) > MANY
+    """Whether more than ``MANY`` of the user's messages match (PostgreSQL)."""
     matches = (
         select(literal_column("1"))
         .select_from(Message)
@@ -258,7 +240,7 @@ def newest_matches(conversation_id, query: Query, per_thread: int = SNIPPETS) ->
     asked message by message (a common word: the first few match)."""
     rows = db.session.scalars(
         select(Message)
-        .where(Message.conversation_id == conversation_id, _message_matches(query, one_by_one=True))
+        .where(Message.conversation_id == conversation_id, _message_matches(query))
         .order_by(Message.id.desc())
         .limit(per_thread)
     )

@@ -18,6 +18,8 @@ then, each on databases of its own,
   (``admin_table.py``);
 - times appending and listing messages through the JSON API with a token
   (``api.py``; SQLite, and PostgreSQL when ``BENCH_DATABASE_URL`` is set);
+- times search (``webapp.search.search``) on an account of 10,000 messages
+  and one of ``--search-messages`` (``search.py``; on ``--db``);
 - runs two instances on PostgreSQL and Redis: reader latency on the
   writer's instance and on the other, Stop from the other instance, streams
   held by one instance, takeover after kill -9 of the writer's
@@ -27,7 +29,7 @@ then, each on databases of its own,
 and prints a Markdown table of each.
 
     python tests/bench/run.py                   # SQLite, in a temporary directory
-    python tests/bench/run.py --only data       # ... only the data layer (or: http, streams, admin, api, instances)
+    python tests/bench/run.py --only data       # ... only the data layer (or: http, streams, admin, api, instances, search)
     python tests/bench/run.py --explain         # ... and the query plans
     python tests/bench/run.py --update-readme   # ... and the tables into README.md
     BENCH_DATABASE_URL=postgresql://... python tests/bench/run.py --db postgres
@@ -54,9 +56,9 @@ from tests.bench import http_pages  # noqa: E402
 from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
 
-BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances")
+BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances", "search")
 MODULES = {"data": "data_layer", "admin": "admin_table", "streams": "streams", "api": "api",
-           "instances": "instances"}
+           "instances": "instances", "search": "search"}
 
 
 def benchmark(name: str):
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"HTTP requests per case of the page benchmark (default: {http_pages.REQUESTS:,})")
     parser.add_argument("--concurrency", type=int, default=http_pages.CONCURRENCY,
                         help=f"HTTP client threads of the page benchmark (default: {http_pages.CONCURRENCY})")
+    parser.add_argument("--search-messages", type=int, default=1_000_000,
+                        help="messages of the large account of the search benchmark (default: 1,000,000)")
     parser.add_argument("--update-readme", action="store_true", help="write the table(s) into README.md")
     args = parser.parse_args(argv)
     wanted = [args.only] if args.only else list(BENCHMARKS)
@@ -112,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                 results = admin_table.run(kind)
             report("admin", admin_table.render(results), neighbours)
             errors += sum(results.errors.values())
+        if "search" in wanted:
+            search = benchmark("search")
+            with Neighbours() as neighbours:
+                results = search.run(kind, args.search_messages)
+            report("search", search.render(results), neighbours)
     if "streams" in wanted:
         streams = benchmark("streams")
         with Neighbours() as neighbours:
