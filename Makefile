@@ -28,6 +28,8 @@ dev: $(VENV)/.installed
 
 # The several-instances tests run with the PostgreSQL pass (they need it).
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m 'not instances'
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "--- again on PostgreSQL ($$TEST_DATABASE_URL), with several instances"; \
