@@ -38,7 +38,12 @@ class FakeLLM:
 
             def do_GET(self):
                 if self.path.rstrip("/").endswith("/models"):
-                    body = {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "x"} for m in fake.behaviour.models]}
+                    body = {
+                        "object": "list",
+                        "data": [
+                            {"id": m, "object": "model", "created": 0, "owned_by": "x"} for m in fake.behaviour.models
+                        ],
+                    }
                     self._json(200, body)
                 else:
                     self._json(404, {"error": {"message": "no such route"}})
@@ -50,7 +55,9 @@ class FakeLLM:
                 b = fake.behaviour
                 time.sleep(b.first_delay)
                 if b.status != 200:
-                    self._json(b.status, {"error": {"message": f"fake refusal {b.status}", "type": "invalid_request_error"}})
+                    self._json(
+                        b.status, {"error": {"message": f"fake refusal {b.status}", "type": "invalid_request_error"}}
+                    )
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -80,7 +87,9 @@ class FakeLLM:
 
             def _chunk(self, request, token):
                 return {
-                    "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
                     "model": request.get("model", "fake"),
                     "choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}],
                 }

@@ -32,22 +32,75 @@ Name = str | re.Pattern[str] | None
 Value = str | re.Pattern[str] | bool
 
 _INPUT_ROLES = {
-    "button": "button", "submit": "button", "reset": "button", "image": "button",
-    "checkbox": "checkbox", "radio": "radio", "search": "searchbox", "range": "slider", "number": "spinbutton",
-    "text": "textbox", "email": "textbox", "tel": "textbox", "url": "textbox", "password": "textbox",
+    "button": "button",
+    "submit": "button",
+    "reset": "button",
+    "image": "button",
+    "checkbox": "checkbox",
+    "radio": "radio",
+    "search": "searchbox",
+    "range": "slider",
+    "number": "spinbutton",
+    "text": "textbox",
+    "email": "textbox",
+    "tel": "textbox",
+    "url": "textbox",
+    "password": "textbox",
 }
 _SECTIONING = {"article", "aside", "main", "nav", "section"}
 _TAG_ROLES = {
-    "button": "button", "textarea": "textbox", "nav": "navigation", "main": "main", "form": "form",
-    "search": "search", "table": "table", "tr": "row", "td": "cell", "ul": "list", "ol": "list", "li": "listitem",
-    "article": "article", "aside": "complementary", "details": "group", "dialog": "dialog", "img": "img",
-    "p": "paragraph", "caption": "caption", "time": "time", "section": "region", "select": "combobox",
-    "em": "emphasis", "strong": "strong", "code": "code",
-    "h1": "heading", "h2": "heading", "h3": "heading", "h4": "heading", "h5": "heading", "h6": "heading",
+    "button": "button",
+    "textarea": "textbox",
+    "nav": "navigation",
+    "main": "main",
+    "form": "form",
+    "search": "search",
+    "table": "table",
+    "tr": "row",
+    "td": "cell",
+    "ul": "list",
+    "ol": "list",
+    "li": "listitem",
+    "article": "article",
+    "aside": "complementary",
+    "details": "group",
+    "dialog": "dialog",
+    "img": "img",
+    "p": "paragraph",
+    "caption": "caption",
+    "time": "time",
+    "section": "region",
+    "select": "combobox",
+    "em": "emphasis",
+    "strong": "strong",
+    "code": "code",
+    "h1": "heading",
+    "h2": "heading",
+    "h3": "heading",
+    "h4": "heading",
+    "h5": "heading",
+    "h6": "heading",
 }
 _NAMED_FROM_CONTENT = {
-    "button", "link", "heading", "cell", "columnheader", "rowheader", "row", "listitem", "caption",
-    "checkbox", "radio", "tab", "menuitem", "option", "tooltip", "switch", "alert", "status", "paragraph",
+    "button",
+    "link",
+    "heading",
+    "cell",
+    "columnheader",
+    "rowheader",
+    "row",
+    "listitem",
+    "caption",
+    "checkbox",
+    "radio",
+    "tab",
+    "menuitem",
+    "option",
+    "tooltip",
+    "switch",
+    "alert",
+    "status",
+    "paragraph",
 }
 
 
@@ -185,9 +238,7 @@ class Element:
         assert found is not None, f"no element has the id {element_id!r}"
         return found
 
-    def by_role(
-        self, role: str, name: Name = None, *, level: int | None = None, **attributes: Value
-    ) -> list[Element]:
+    def by_role(self, role: str, name: Name = None, *, level: int | None = None, **attributes: Value) -> list[Element]:
         """Every element with this role (and name, heading level and
         attributes, as for ``having``), in page order."""
         return [
@@ -249,7 +300,7 @@ class Element:
         headers = self._wrap(table).texts("columnheader")
         cells = [self._wrap(cell) for cell in self.tag.find_all(["th", "td"], recursive=False)]
         assert len(cells) == len(headers), f"{len(cells)} cells under {len(headers)} column headers"
-        return dict(zip(headers, cells))
+        return dict(zip(headers, cells, strict=True))
 
     @property
     def top(self) -> Element:

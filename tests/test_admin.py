@@ -23,7 +23,9 @@ def site(admin_user, user, other_user, make_thread):
     """root (admin); alice with two threads (the newer one has 3 messages); bob
     with one; the ids of each. Bob's thread is the most recently active."""
     return SimpleNamespace(
-        root=admin_user.id, alice=user.id, bob=other_user.id,
+        root=admin_user.id,
+        alice=user.id,
+        bob=other_user.id,
         older=make_thread(user, "Alice older", ago=timedelta(minutes=2)),
         newer=make_thread(user, "Alice newer", messages=3, ago=timedelta(minutes=1)),
         bobs=make_thread(other_user, "Bob's thread", messages=1, ago=timedelta(0)),
@@ -40,8 +42,13 @@ def admin(client, site, admin_user):
 def audit_rows(app) -> list[tuple]:
     with app.app_context():
         return db.session.execute(
-            select(AuditEvent.action, AuditEvent.actor_name, AuditEvent.target_owner_name,
-                   AuditEvent.old_value, AuditEvent.new_value).order_by(AuditEvent.id)
+            select(
+                AuditEvent.action,
+                AuditEvent.actor_name,
+                AuditEvent.target_owner_name,
+                AuditEvent.old_value,
+                AuditEvent.new_value,
+            ).order_by(AuditEvent.id)
         ).all()
 
 
@@ -202,7 +209,8 @@ def test_rename_never_redirects_off_site(admin, site, next_url):
 
 def test_rename_over_htmx_returns_the_updated_row_and_a_notice(app, admin, site):
     response = admin.post(
-        f"/admin/conversations/{site.older}/title", headers=HTMX,
+        f"/admin/conversations/{site.older}/title",
+        headers=HTMX,
         data={"title": "New <b>name</b>", "next": "/admin/conversations?user=alice"},
     )
     assert response.status_code == 200
@@ -221,7 +229,9 @@ def test_rename_over_htmx_returns_the_updated_row_and_a_notice(app, admin, site)
     assert title_of(app, site.older) == "New <b>name</b>"
 
 
-@pytest.mark.parametrize(("title", "message"), [("", "cannot be empty"), ("   ", "cannot be empty"), ("z" * 256, "at most 255")])
+@pytest.mark.parametrize(
+    ("title", "message"), [("", "cannot be empty"), ("   ", "cannot be empty"), ("z" * 256, "at most 255")]
+)
 def test_bad_rename_is_refused_with_the_form_and_nothing_written(app, admin, site, title, message):
     plain = admin.post(f"/admin/conversations/{site.older}/title", data={"title": title})
     assert plain.status_code == 422
@@ -269,7 +279,10 @@ def test_delete_removes_the_thread_and_returns_to_the_list(app, admin, site):
     assert (response.status_code, response.headers["Location"]) == (303, back)
     with app.app_context():
         assert db.session.get(Conversation, site.newer) is None
-        assert db.session.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == site.newer)) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == site.newer))
+            == 0
+        )
     assert audit_rows(app) == [("delete_thread", "root", "alice", "Alice newer", None)]
     page = admin.get(back)
     assert "Deleted “Alice newer” of alice." in page.text
@@ -369,8 +382,11 @@ def test_a_promoted_user_reaches_the_admin_area_and_a_demoted_one_no_longer(app,
 
 @pytest.mark.parametrize(
     ("path", "data", "message"),
-    [("role", {"role": "superuser"}, "The role must be admin or user."), ("role", {}, "The role must be admin or user."),
-     ("active", {"active": "yes"}, "active must be 1 (enable) or 0 (disable).")],
+    [
+        ("role", {"role": "superuser"}, "The role must be admin or user."),
+        ("role", {}, "The role must be admin or user."),
+        ("active", {"active": "yes"}, "active must be 1 (enable) or 0 (disable)."),
+    ],
 )
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
 def test_bad_values_are_422_and_change_nothing(app, admin, site, path, data, message, headers):
@@ -452,7 +468,10 @@ def test_delete_user_takes_everything_they_own(app, admin, site):
         assert db.session.scalar(select(func.count()).select_from(Message)) == 1
         (event,) = db.session.scalars(select(AuditEvent)).all()
         assert (event.action, event.target_id, event.target_owner_name, event.detail) == (
-            "delete_user", str(site.alice), "alice", "2 threads and 3 messages deleted with it",
+            "delete_user",
+            str(site.alice),
+            "alice",
+            "2 threads and 3 messages deleted with it",
         )
     assert "Deleted the account alice: 2 threads and 3 messages deleted with it." in admin.get("/admin/users").text
 
@@ -491,8 +510,11 @@ def test_audit_log_page_shows_who_did_what_newest_first(app, admin, site):
 def test_audit_log_pages_by_cursor(app, admin, site, seed):
     with seed():
         for i in range(60):
-            db.session.add(AuditEvent(actor_name="root", action="set_role", target_type="user",
-                                      target_id=str(site.bob), old_value=str(i)))
+            db.session.add(
+                AuditEvent(
+                    actor_name="root", action="set_role", target_type="user", target_id=str(site.bob), old_value=str(i)
+                )
+            )
     first = parse(admin.get("/admin/audit").text)
     assert len(first.one("table").by_role("row")) == 51  # a header row and 50 events
     (next_page,) = first.having(rel="next")
@@ -527,7 +549,9 @@ def test_admin_posts_need_the_csrf_token(app, csrf_app, admin_user, user, make_t
     ]:
         assert client.post(path, data=data).status_code == 400
     token = csrf_token(client.get("/admin/conversations").text)
-    response = client.post(f"/admin/conversations/{thread_id}/title", data={"title": "Fine"}, headers={**HTMX, "X-CSRFToken": token})
+    response = client.post(
+        f"/admin/conversations/{thread_id}/title", data={"title": "Fine"}, headers={**HTMX, "X-CSRFToken": token}
+    )
     assert response.status_code == 200
     assert audit_rows(app) == [("rename_thread", "root", "alice", "Keep", "Fine")]
 

@@ -80,7 +80,9 @@ def test_rename_to_the_same_title_changes_and_logs_nothing(people):
     assert events() == []
 
 
-@pytest.mark.parametrize(("title", "message"), [("", "cannot be empty"), ("   ", "cannot be empty"), ("x" * 256, "at most 255")])
+@pytest.mark.parametrize(
+    ("title", "message"), [("", "cannot be empty"), ("   ", "cannot be empty"), ("x" * 256, "at most 255")]
+)
 def test_rename_refuses_what_the_owner_could_not_set(people, title, message):
     root, _, _, thread = people
     with pytest.raises(InvalidInput, match=message):
@@ -192,9 +194,10 @@ def test_with_another_active_admin_an_admin_can_be_removed(people, removal):
     set_role(None, alice, "admin")
     REMOVALS[removal](alice, root)
     db.session.commit()
-    assert db.session.scalar(
-        select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
-    ) == 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True)))
+        == 1
+    )
 
 
 @pytest.mark.parametrize("removal", REMOVALS)
@@ -307,7 +310,10 @@ def test_delete_account_takes_everything_it_owns_and_nothing_else(people):
     assert db.session.scalars(select(Conversation.id)).all() == [bobs.id]
     assert count(Message) == 1
     assert (event_.action, event_.target_id, event_.target_owner_name, event_.old_value) == (
-        "delete_user", str(alice_id), "Alice", "user",
+        "delete_user",
+        str(alice_id),
+        "Alice",
+        "user",
     )
     assert event_.detail == "2 threads and 5 messages deleted with it"
 
@@ -343,8 +349,16 @@ def many(ctx):
     owners = [add_user("ann"), add_user("Ben"), add_user("cat")]
     now = utcnow()
     titles = [
-        "Trip to Lisbon", "lisbon food", "Budget 2026", "100% done", "snake_case names",
-        "back\\slash", "Trip planning", None, "LISBON trip notes", "misc",
+        "Trip to Lisbon",
+        "lisbon food",
+        "Budget 2026",
+        "100% done",
+        "snake_case names",
+        "back\\slash",
+        "Trip planning",
+        None,
+        "LISBON trip notes",
+        "misc",
     ]
     made = []
     for i, title in enumerate(titles):
@@ -411,10 +425,15 @@ def test_owner_filter(many):
     rows = everything(owner=owners[1])
     assert [row.Conversation.id for row in rows] == [c.id for c in made[1::3]]
     assert {row.owner_name for row in rows} == {"Ben"}
-    assert [row.Conversation.title for row in everything(owner=owners[0], words=["trip"])] == ["Trip to Lisbon", "Trip planning"]
+    assert [row.Conversation.title for row in everything(owner=owners[0], words=["trip"])] == [
+        "Trip to Lisbon",
+        "Trip planning",
+    ]
 
 
-@pytest.mark.parametrize(("q", "message"), [("x" * 256, "at most 255 characters"), (" ".join("abcdefghijk"), "at most 10 words")])
+@pytest.mark.parametrize(
+    ("q", "message"), [("x" * 256, "at most 255 characters"), (" ".join("abcdefghijk"), "at most 10 words")]
+)
 def test_title_search_has_limits(q, message):
     with pytest.raises(InvalidInput, match=message):
         title_words(q)
@@ -455,7 +474,9 @@ def query_plan(run) -> str:
 
 
 @pytest.mark.parametrize("paged", [False, True], ids=["first page", "next page"])
-@pytest.mark.parametrize(("owned", "index"), [(False, "ix_conversations_recent"), (True, "ix_conversations_user_recent")])
+@pytest.mark.parametrize(
+    ("owned", "index"), [(False, "ix_conversations_recent"), (True, "ix_conversations_user_recent")]
+)
 def test_the_admin_table_walks_an_index_in_order(many, paged, owned, index):
     owners, made = many
     cursor = list_all_conversations(limit=2).next_cursor if paged else None

@@ -170,9 +170,7 @@ def test_login_follows_next_inside_the_site(client, user, next_url):
 def test_login_ignores_next_that_leaves_the_site(client, user, next_url):
     from urllib.parse import quote
 
-    response = client.post(
-        f"/login?next={quote(next_url, safe='')}", data={"username": "alice", "password": PASSWORD}
-    )
+    response = client.post(f"/login?next={quote(next_url, safe='')}", data={"username": "alice", "password": PASSWORD})
     assert response.headers["Location"] == "/"
 
 
@@ -228,7 +226,11 @@ def test_changing_password_ends_other_sessions_but_not_this_one(app, user):
     elsewhere.login(remember="y")
     response = here.client.post(
         "/settings/password",
-        data={"current_password": PASSWORD, "password": "a brand new password", "password_confirm": "a brand new password"},
+        data={
+            "current_password": PASSWORD,
+            "password": "a brand new password",
+            "password_confirm": "a brand new password",
+        },
     )
     assert response.status_code == 303
     assert here.client.get("/settings").status_code == 200
@@ -244,7 +246,11 @@ def test_password_change_needs_the_current_password(client, auth, user):
     auth.login()
     response = client.post(
         "/settings/password",
-        data={"current_password": "wrong one!!", "password": "a brand new password", "password_confirm": "a brand new password"},
+        data={
+            "current_password": "wrong one!!",
+            "password": "a brand new password",
+            "password_confirm": "a brand new password",
+        },
     )
     assert response.status_code == 422
     assert "That is not your current password." in response.text

@@ -230,7 +230,9 @@ def thread(app, client, user, make_thread):
 
 def message_ids(app, thread_id) -> list[int]:
     with app.app_context():
-        return list(db.session.scalars(select(Message.id).where(Message.conversation_id == thread_id).order_by(Message.id)))
+        return list(
+            db.session.scalars(select(Message.id).where(Message.conversation_id == thread_id).order_by(Message.id))
+        )
 
 
 def shown(client, thread_id) -> list[str]:

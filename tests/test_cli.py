@@ -48,7 +48,13 @@ def role_and_audit(app, username):
 
     with app.app_context():
         logged = db.session.execute(
-            select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.actor_name, AuditEvent.old_value, AuditEvent.new_value)
+            select(
+                AuditEvent.action,
+                AuditEvent.actor_id,
+                AuditEvent.actor_name,
+                AuditEvent.old_value,
+                AuditEvent.new_value,
+            )
         ).all()
         return find_user(username).role, logged
 

@@ -23,7 +23,11 @@ def test_defaults_with_an_empty_environment():
         ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "SQLALCHEMY_DATABASE_URI", "sqlite:////tmp/x.db"),
         ({"PARLEY_REGISTRATION": "closed"}, "PARLEY_REGISTRATION", "closed"),
         ({"PARLEY_RATELIMIT_ENABLED": "0"}, "RATELIMIT_ENABLED", False),
-        ({"PARLEY_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0"}, "RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0"),
+        (
+            {"PARLEY_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0"},
+            "RATELIMIT_STORAGE_URI",
+            "redis://127.0.0.1:6379/0",
+        ),
         ({"PARLEY_LLM_BASE_URL": "http://127.0.0.1:11434/v1/"}, "PARLEY_LLM_BASE_URL", "http://127.0.0.1:11434/v1"),
     ],
 )
@@ -125,18 +129,35 @@ POSTGRES = "postgresql+psycopg://db/parley"
 @pytest.mark.parametrize(
     ("config", "secret_key_set", "warned"),
     [
-        ({"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"}, False,
-         ["SECRET_KEY", "PARLEY_RATELIMIT_STORAGE_URI"]),
-        ({"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "redis://r"}, True, []),
-        ({"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://"}, True, []),
-        ({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db", "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"},
-         False, []),
+        (
+            {"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"},
+            False,
+            ["SECRET_KEY", "PARLEY_RATELIMIT_STORAGE_URI"],
+        ),
+        (
+            {"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "redis://r"},
+            True,
+            [],
+        ),
+        (
+            {"SQLALCHEMY_DATABASE_URI": POSTGRES, "RATELIMIT_ENABLED": False, "RATELIMIT_STORAGE_URI": "memory://"},
+            True,
+            [],
+        ),
+        (
+            {
+                "SQLALCHEMY_DATABASE_URI": "sqlite:///x.db",
+                "RATELIMIT_ENABLED": True,
+                "RATELIMIT_STORAGE_URI": "memory://",
+            },
+            False,
+            [],
+        ),
     ],
     ids=["postgres-alone", "postgres-with-redis", "limits-off", "sqlite"],
 )
 def test_settings_that_fail_several_instances_are_warned_about(config, secret_key_set, warned):
     warnings = deployment_warnings(config, secret_key_set)
     assert len(warnings) == len(warned)
-    for warning, setting in zip(warnings, warned):
+    for warning, setting in zip(warnings, warned, strict=True):
         assert setting in warning
-

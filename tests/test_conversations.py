@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
+from webapp.branches import list_messages
 from webapp.conversations import (
     append_message,
     create_conversation,
@@ -19,7 +20,6 @@ from webapp.conversations import (
     rename_conversation,
     start_reply,
 )
-from webapp.branches import list_messages
 from webapp.error_pages import status_of
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
@@ -156,7 +156,7 @@ def test_append_accepts_each_role(ctx, user, role):
 
 def test_append_keeps_tool_calls_json(ctx, user):
     conversation = create_conversation(user)
-    calls = [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\": 1}"}}]
+    calls = [{"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": 1}'}}]
     append_message(conversation, "assistant", "", tool_calls=calls)
     db.session.commit()
     db.session.expire_all()
@@ -238,12 +238,10 @@ def test_conversations_list_newest_activity_first_and_only_own(ctx, user, other_
 
 
 def test_conversation_pages_follow_the_cursor_without_gaps_or_repeats(ctx, user):
-    same_time = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    same_time = datetime(2026, 1, 1, tzinfo=UTC)
     ids = [create_conversation(user, f"t{i}").id for i in range(25)]
     # Ties on updated_at are broken by id, so pages stay stable.
-    db.session.execute(
-        update(Conversation).where(Conversation.id.in_(ids[:10])).values(updated_at=same_time)
-    )
+    db.session.execute(update(Conversation).where(Conversation.id.in_(ids[:10])).values(updated_at=same_time))
     db.session.commit()
     seen, cursor, pages = [], None, 0
     while True:
@@ -286,7 +284,7 @@ def test_messages_keep_insertion_order_when_timestamps_tie(ctx, user):
     conversation = create_conversation(user)
     for i in range(6):
         append_message(conversation, "user", f"m{i}")
-    db.session.execute(update(Message).values(created_at=datetime(2026, 1, 1, tzinfo=timezone.utc)))
+    db.session.execute(update(Message).values(created_at=datetime(2026, 1, 1, tzinfo=UTC)))
     db.session.commit()
     db.session.expire_all()
     assert [m.content for m in list_messages(conversation).items] == [f"m{i}" for i in range(6)]
@@ -419,9 +417,7 @@ def test_concurrent_appends_all_persist_in_one_consistent_order(ctx, app, user):
     messages = list_messages(conversation, limit=200).items
     assert conversation.message_count == writers * per_writer
     assert [m.position for m in messages] == list(range(1, writers * per_writer + 1))
-    assert sorted(m.content for m in messages) == sorted(
-        f"w{n}-{i}" for n in range(writers) for i in range(per_writer)
-    )
+    assert sorted(m.content for m in messages) == sorted(f"w{n}-{i}" for n in range(writers) for i in range(per_writer))
     # Each writer's own messages appear in the order it wrote them.
     for n in range(writers):
         mine = [m.content for m in messages if m.content.startswith(f"w{n}-")]

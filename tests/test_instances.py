@@ -116,7 +116,14 @@ class Instance:
         self.port = free_port()
         self.log = open(Path(env["LOGS"]) / f"{name}-{self.port}.log", "w")
         self.process = subprocess.Popen(
-            [BIN / "gunicorn", "--config", "python:webapp.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+            [
+                BIN / "gunicorn",
+                "--config",
+                "python:webapp.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "wsgi:app",
+            ],
             cwd=ROOT,
             env={name: value for name, value in env.items() if name != "LOGS"},
             stdout=self.log,
@@ -344,9 +351,7 @@ def test_stop_on_another_instance_keeps_every_piece_a_reader_saw(instances, mode
     assert model_calls(model, "Tell me a long story") >= 1
 
 
-def test_a_reply_whose_writer_is_killed_ends_as_interrupted_with_its_text(
-    instances, model_says, model, database_url
-):
+def test_a_reply_whose_writer_is_killed_ends_as_interrupted_with_its_text(instances, model_says, model, database_url):
     a, b = instances
     model_says(delay=0.1)
     alice = sign_in(a)
@@ -365,9 +370,7 @@ def test_a_reply_whose_writer_is_killed_ends_as_interrupted_with_its_text(
     assert model_calls(model, "Tell me a long story") == calls + 1  # asked once, never again
 
 
-def test_sigterm_lets_a_reply_finish_or_ends_it_never_leaves_it_hanging(
-    instances, model_says, model, database_url
-):
+def test_sigterm_lets_a_reply_finish_or_ends_it_never_leaves_it_hanging(instances, model_says, model, database_url):
     a, b = instances
     model_says(delay=0.1)  # 12 s: longer than the 2 s grace
     alice = sign_in(a)

@@ -83,8 +83,9 @@ def test_audit_events_outlive_what_they_name_in_the_migrated_schema(make_app):
         db.session.commit()
         db.session.expire_all()
         logged = db.session.execute(
-            select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.actor_name, AuditEvent.target_owner_name)
-            .order_by(AuditEvent.id)
+            select(
+                AuditEvent.action, AuditEvent.actor_id, AuditEvent.actor_name, AuditEvent.target_owner_name
+            ).order_by(AuditEvent.id)
         ).all()
         assert logged == [
             ("rename_thread", None, "root", "alice"),
@@ -117,7 +118,10 @@ def test_the_tree_migration_makes_every_existing_thread_one_branch(make_app):
                         "INSERT INTO conversations (id, user_id, message_count, created_at, updated_at)"
                         " VALUES (:id, 1, :count, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                     ),
-                    {"id": conversation_id if db.engine.dialect.name == "postgresql" else conversation_id.hex, "count": count},
+                    {
+                        "id": conversation_id if db.engine.dialect.name == "postgresql" else conversation_id.hex,
+                        "count": count,
+                    },
                 )
             for position in (1, 2, 3):
                 connection.execute(

@@ -302,7 +302,9 @@ def test_a_reply_is_claimed_once_only_even_after_its_lease_lapses(app, ctx, user
     db.session.commit()
     assert claim(reply.id, "first")
     assert not claim(reply.id, "second")
-    db.session.execute(update(Message).where(Message.id == reply.id).values(lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.execute(
+        update(Message).where(Message.id == reply.id).values(lease_until=utcnow() - timedelta(seconds=1))
+    )
     db.session.commit()
     assert not claim(reply.id, "second")
 

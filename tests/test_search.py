@@ -134,16 +134,69 @@ def test_a_query_over_the_limit_is_cut_and_says_so():
 
 @pytest.mark.parametrize(
     "query",
-    ["*", '"', '"unbalanced', "-", "-python", "NEAR", "NEAR(a b)", ":", "title:python", "&", "|", "!", "(", ")",
-     "python AND", "OR python", "NOT", "'", "\\", "^python", "python*", "{title}: x", "a <-> b", "a:*", "+", "%", "_"],
+    [
+        "*",
+        '"',
+        '"unbalanced',
+        "-",
+        "-python",
+        "NEAR",
+        "NEAR(a b)",
+        ":",
+        "title:python",
+        "&",
+        "|",
+        "!",
+        "(",
+        ")",
+        "python AND",
+        "OR python",
+        "NOT",
+        "'",
+        "\\",
+        "^python",
+        "python*",
+        "{title}: x",
+        "a <-> b",
+        "a:*",
+        "+",
+        "%",
+        "_",
+    ],
 )
 def test_syntax_characters_are_only_text(library, user, query):
     search(user, query)  # never an error
     assert db.session.scalar(select(Message.id).limit(1))  # the transaction is still usable
 
 
-_FUZZ_WORDS = ["python", "lisbon", "nata", "café", "ollam", "*", '"', "-", "NEAR", ":", "&", "|", "!", "(", ")",
-               "'", "\\", "AND", "OR", "NOT", "^", "+", "{title}", "<->", ":*", "\x00"]
+_FUZZ_WORDS = [
+    "python",
+    "lisbon",
+    "nata",
+    "café",
+    "ollam",
+    "*",
+    '"',
+    "-",
+    "NEAR",
+    ":",
+    "&",
+    "|",
+    "!",
+    "(",
+    ")",
+    "'",
+    "\\",
+    "AND",
+    "OR",
+    "NOT",
+    "^",
+    "+",
+    "{title}",
+    "<->",
+    ":*",
+    "\x00",
+]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -313,7 +366,12 @@ def test_nothing_found_empty_query_and_a_long_query(signed_in, user, make_thread
 
 
 def test_every_chat_page_has_the_search_box_with_its_shortcut(signed_in):
-    box = parse(signed_in.get("/").text).one("navigation", "Chats").one("search", "Quick search").by_label("Search your chats")
+    box = (
+        parse(signed_in.get("/").text)
+        .one("navigation", "Chats")
+        .one("search", "Quick search")
+        .by_label("Search your chats")
+    )
     assert box["aria-keyshortcuts"] == "Control+K Meta+K"
     assert box["hx-get"] == "/search" and box["hx-target"] == "#sidebar-search-results"
     assert box["hx-trigger"] == "input changed delay:200ms" and box["hx-sync"] == "this:replace"

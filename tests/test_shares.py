@@ -1,7 +1,6 @@
 """The share links' data layer (webapp.shares): the snapshot, its refresh,
 revocation, what makes a link stop working, forks and the admin's revoke."""
 
-
 from __future__ import annotations
 
 import re
@@ -169,7 +168,10 @@ def test_an_admin_revoke_is_audited(ctx, user, admin_user):
     event = shares.admin_revoke(admin_user, share.id)
     db.session.commit()
     assert (event.action, event.actor_name, event.target_owner_name, event.old_value) == (
-        "revoke_share", "root", "alice", "Plans"
+        "revoke_share",
+        "root",
+        "alice",
+        "Plans",
     )
     assert db.session.scalar(select(func.count()).select_from(Share)) == 0
 

@@ -103,7 +103,9 @@ def signed_in_somehow(client) -> None:
     ],
     ids=["signing in", "a signed-in page", "a 404 page", "an htmx partial", "an htmx post"],
 )
-def test_pages_answer_the_sites_503_when_the_database_cannot_be_reached(unreachable_app, method, path, headers, session):
+def test_pages_answer_the_sites_503_when_the_database_cannot_be_reached(
+    unreachable_app, method, path, headers, session
+):
     client = unreachable_app.test_client()
     if session:
         signed_in_somehow(client)

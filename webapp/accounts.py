@@ -121,9 +121,7 @@ def authenticate(username: str, password: str) -> User | None:
     """
     user = find_user(username) if len(username) <= USERNAME_MAX else None
     if user is None or len(password) > PASSWORD_MAX:
-        check_password_hash(
-            _unused_hash(current_app.config["PASSWORD_HASH_METHOD"]), password[:PASSWORD_MAX]
-        )
+        check_password_hash(_unused_hash(current_app.config["PASSWORD_HASH_METHOD"]), password[:PASSWORD_MAX])
         return None
     if not password_matches(user, password):
         return None

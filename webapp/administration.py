@@ -57,9 +57,7 @@ def title_words(q: str | None) -> list[str]:
 # --- reading ---------------------------------------------------------------------------
 
 
-def all_conversations_query(
-    cursor: str | None, *, words: list[str] = (), owner: User | None = None
-) -> Select[Any]:
+def all_conversations_query(cursor: str | None, *, words: list[str] = (), owner: User | None = None) -> Select[Any]:
     """Every user's threads with their owner's name, newest activity first.
 
     Without an owner it walks ``ix_conversations_recent`` (updated_at, id);

@@ -70,7 +70,9 @@ def _walk_down(conversation: Conversation, start_id: int, steps: int) -> list[Me
     """Up to ``steps`` messages below ``start_id`` (not itself), oldest first."""
     below = _walk_down_query(conversation, start_id, steps).subquery()
     return list(
-        db.session.scalars(select(Message).join(below, Message.id == below.c.id).where(below.c.n > 0).order_by(below.c.n))
+        db.session.scalars(
+            select(Message).join(below, Message.id == below.c.id).where(below.c.n > 0).order_by(below.c.n)
+        )
     )
 
 

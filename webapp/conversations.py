@@ -42,6 +42,7 @@ from webapp.pagination import (
 from webapp.rendering import render_markdown
 from webapp.text import NUL_MESSAGE, clean_line, is_blank
 
+
 class SHOWN:
     """``parent`` of a new message: after the last message of the shown branch."""
 
@@ -49,6 +50,8 @@ class SHOWN:
 USER_MESSAGE_MAX = 16_000
 SYSTEM_PROMPT_MAX = 16_000
 CONVERSATIONS_PAGE_MAX = 100  # largest page of conversations one call returns
+
+
 def clean_title(title: str | None) -> str | None:
     """A title is absent (None) or 1–255 characters on one line, trimmed."""
     if title is None:
@@ -132,9 +135,7 @@ def by_recent_activity(query: Select[Any], cursor: str | None) -> Select[Any]:
     """Order a conversation query newest activity first, from ``cursor`` on."""
     if cursor:
         updated_at, conversation_id = decode_activity_cursor(cursor)
-        query = query.where(
-            tuple_(Conversation.updated_at, Conversation.id) < tuple_(updated_at, conversation_id)
-        )
+        query = query.where(tuple_(Conversation.updated_at, Conversation.id) < tuple_(updated_at, conversation_id))
     return query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
 
 
@@ -264,9 +265,7 @@ def check_system_prompt(prompt: str | None) -> str | None:
         raise InvalidInput("system_prompt", NUL_MESSAGE)
     prompt = prompt.strip()
     if len(prompt) > SYSTEM_PROMPT_MAX:
-        raise InvalidInput(
-            "system_prompt", f"The system prompt can be at most {SYSTEM_PROMPT_MAX:,} characters."
-        )
+        raise InvalidInput("system_prompt", f"The system prompt can be at most {SYSTEM_PROMPT_MAX:,} characters.")
     return prompt
 
 
@@ -288,7 +287,6 @@ def _set_loaded(conversation: Conversation, **values: Any) -> None:
     # marking it dirty (which would write the same values again).
     for name, value in values.items():
         set_committed_value(conversation, name, value)
-
 
 
 TITLE_FROM_MESSAGE_LENGTH = 60

@@ -33,7 +33,10 @@ MESSAGES = {
     422: ("Cannot be saved", "Something in what you sent is not valid."),
     429: ("Slow down", "Too many attempts."),
     500: ("Something went wrong", "The server hit a problem. Nothing you did caused it; try again in a moment."),
-    503: ("Not available just now", "The database is not answering. Nothing you did caused it; try again in a few seconds."),
+    503: (
+        "Not available just now",
+        "The database is not answering. Nothing you did caused it; try again in a few seconds.",
+    ),
 }
 
 STATUS_OF = {InvalidInput: 422, NotFound: 404, Conflict: 409}
@@ -86,8 +89,7 @@ def handle_http_error(error: HTTPException):
 def handle_csrf_error(error: CSRFError):
     return render_error(
         400,
-        "This form was open too long or came from another site, so it was not sent. "
-        "Reload the page and try again.",
+        "This form was open too long or came from another site, so it was not sent. Reload the page and try again.",
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask_login import UserMixin
@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.sql import ColumnElement
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from webapp.extensions import db
@@ -41,7 +41,13 @@ MESSAGE_STATUSES = ("pending", "streaming", "complete", "stopped", "error")
 LIVE_STATUSES = ("pending", "streaming")
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 AUDIT_ACTIONS = (
-    "rename_thread", "delete_thread", "set_role", "disable_user", "enable_user", "delete_user", "revoke_share"
+    "rename_thread",
+    "delete_thread",
+    "set_role",
+    "disable_user",
+    "enable_user",
+    "delete_user",
+    "revoke_share",
 )
 AUDIT_TARGETS = ("conversation", "user")
 TITLE_MAX = 255
@@ -55,7 +61,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -74,15 +80,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -187,9 +193,7 @@ class Message(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    conversation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     position: Mapped[int]
     # The message it follows; null for a thread's first (and its versions):
     # a thread is a tree, and a branch is a walk up it.
@@ -266,6 +270,8 @@ class AuditEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.id} {self.action} {self.target_type}:{self.target_id}>"
+
+
 class ApiToken(db.Model):
     """A personal token for the JSON API, kept only as a hash.
 
@@ -302,9 +308,7 @@ class Share(db.Model):
     __tablename__ = "shares"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    conversation_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
-    )
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
     # The token is kept so that its owner can copy the link again; a request
     # finds its share by the token's SHA-256 digest (see webapp.shares).
     token: Mapped[str] = mapped_column(String(64))

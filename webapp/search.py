@@ -154,9 +154,7 @@ def title_matches(query: Query) -> ColumnElement[bool]:
             )
         )
         return Conversation.id.in_(ids)
-    return text(
-        f"{_TITLE_WORDS} @@ to_tsquery('{TS_CONFIG}', :title_terms)"
-    ).bindparams(title_terms=_tsquery(query))
+    return text(f"{_TITLE_WORDS} @@ to_tsquery('{TS_CONFIG}', :title_terms)").bindparams(title_terms=_tsquery(query))
 
 
 # --- searching -------------------------------------------------------------------------------
@@ -253,9 +251,7 @@ def matching_messages(conversation_ids: list, query: Query, per_thread: int = SN
     ranked = (
         select(
             Message.id,
-            func.row_number()
-            .over(partition_by=Message.conversation_id, order_by=Message.id.desc())
-            .label("rank"),
+            func.row_number().over(partition_by=Message.conversation_id, order_by=Message.id.desc()).label("rank"),
         )
         .where(Message.conversation_id.in_(conversation_ids), _message_matches(query))
         .subquery()
@@ -268,9 +264,7 @@ def matching_messages(conversation_ids: list, query: Query, per_thread: int = SN
     )
     found: dict = {}
     for message in rows:
-        found.setdefault(message.conversation_id, []).append(
-            MessageHit(message, snippet(message.content, query.words))
-        )
+        found.setdefault(message.conversation_id, []).append(MessageHit(message, snippet(message.content, query.words)))
     return found
 
 

@@ -40,9 +40,7 @@ _NOT_LIVE = f"status NOT IN ({', '.join(repr(status) for status in LIVE_STATUSES
 
 #: Index objects outside the models, by name (tables, indexes, triggers).
 SQLITE_TABLES = ("message_search", "conversation_search")
-SQLITE_TRIGGERS = tuple(
-    f"{table}_{event}" for table in SQLITE_TABLES for event in ("insert", "update", "delete")
-)
+SQLITE_TRIGGERS = tuple(f"{table}_{event}" for table in SQLITE_TABLES for event in ("insert", "update", "delete"))
 POSTGRESQL_INDEXES = ("ix_messages_search", "ix_conversations_search")
 
 _FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'"
@@ -64,17 +62,17 @@ def _sqlite_statements() -> list[str]:
             "CREATE VIRTUAL TABLE message_search USING fts5(content, content = 'messages', content_rowid = 'id', "
             f"{_FTS_OPTIONS})"
         ),
-        f"""CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN {_not_live('new')} BEGIN
+        f"""CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN {_not_live("new")} BEGIN
             INSERT INTO message_search (rowid, content) VALUES (new.id, new.content);
         END""",
         # External content: the index is told the words it held, to remove them.
-        f"""CREATE TRIGGER message_search_delete AFTER DELETE ON messages WHEN {_not_live('old')} BEGIN
+        f"""CREATE TRIGGER message_search_delete AFTER DELETE ON messages WHEN {_not_live("old")} BEGIN
             INSERT INTO message_search (message_search, rowid, content) VALUES ('delete', old.id, old.content);
         END""",
         f"""CREATE TRIGGER message_search_update AFTER UPDATE OF content, status ON messages BEGIN
             INSERT INTO message_search (message_search, rowid, content)
-                SELECT 'delete', old.id, old.content WHERE {_not_live('old')};
-            INSERT INTO message_search (rowid, content) SELECT new.id, new.content WHERE {_not_live('new')};
+                SELECT 'delete', old.id, old.content WHERE {_not_live("old")};
+            INSERT INTO message_search (rowid, content) SELECT new.id, new.content WHERE {_not_live("new")};
         END""",
         # Conversations have no integer key of their own (a UUID; the hidden
         # rowid may change on VACUUM), so each title row carries the thread's

@@ -3,7 +3,7 @@ the API and by exports alike."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from webapp.models import Conversation, Message
@@ -11,7 +11,7 @@ from webapp.models import Conversation, Message
 
 def timestamp(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, always to the microsecond (fixed width)."""
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def conversation_json(conversation: Conversation) -> dict[str, Any]:

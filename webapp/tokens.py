@@ -55,11 +55,7 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
 
 def list_tokens(user: User) -> list[ApiToken]:
     """The user's tokens, newest first."""
-    query = (
-        select(ApiToken)
-        .where(ApiToken.user_id == user.id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    )
+    query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     return list(db.session.scalars(query))
 
 
@@ -83,9 +79,7 @@ def user_for_token(plaintext: str) -> User | None:
         return None
     digest = hash_token(plaintext)
     row = db.session.execute(
-        select(ApiToken, User)
-        .join(ApiToken.user)
-        .where(ApiToken.token_hash == digest, User.active.is_(True))
+        select(ApiToken, User).join(ApiToken.user).where(ApiToken.token_hash == digest, User.active.is_(True))
     ).first()
     if row is None:
         return None

@@ -29,9 +29,7 @@ def upgrade():
         batch_op.create_foreign_key(
             batch_op.f("fk_messages_parent_id_messages"), "messages", ["parent_id"], ["id"], ondelete="CASCADE"
         )
-        batch_op.create_index(
-            "ix_messages_conversation_parent", ["conversation_id", "parent_id", "id"], unique=False
-        )
+        batch_op.create_index("ix_messages_conversation_parent", ["conversation_id", "parent_id", "id"], unique=False)
     op.execute(
         """
         UPDATE messages SET parent_id = (

@@ -158,7 +158,12 @@ def test_rename_to_null_clears_the_title(api):
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "title"), ({"title": "x" * 256}, "title"), ({"title": ""}, "title"), ({"title": "ok", "pinned": True}, "pinned")],
+    [
+        ({}, "title"),
+        ({"title": "x" * 256}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": "ok", "pinned": True}, "pinned"),
+    ],
 )
 def test_bad_rename_is_422_and_keeps_the_old_title(api, body, field):
     created = api.create_conversation("old")

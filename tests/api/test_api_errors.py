@@ -60,9 +60,7 @@ def test_a_required_body_cannot_be_left_out(api, conversation):
     ids=["lone surrogate", "1e400", "NaN", "nested 40 deep", "nested 100000 deep"],
 )
 def test_json_that_cannot_be_stored_is_400_not_a_crash(api, conversation, data):
-    response = api.post(
-        f"/api/conversations/{conversation['id']}/messages", data=data, content_type="application/json"
-    )
+    response = api.post(f"/api/conversations/{conversation['id']}/messages", data=data, content_type="application/json")
     assert_json_error(response, 400, "invalid_json")
 
 
@@ -124,7 +122,11 @@ def test_an_unknown_api_url_is_a_json_404_for_anonymous_callers_too(anonymous):
     [
         ("PUT", "/api/conversations", {"GET", "HEAD", "OPTIONS", "POST"}),
         ("DELETE", "/api/conversations", {"GET", "HEAD", "OPTIONS", "POST"}),
-        ("POST", "/api/conversations/00000000-0000-0000-0000-000000000000", {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}),
+        (
+            "POST",
+            "/api/conversations/00000000-0000-0000-0000-000000000000",
+            {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"},
+        ),
         ("PUT", "/api/openapi.json", {"GET", "HEAD", "OPTIONS"}),
     ],
 )

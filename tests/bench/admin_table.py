@@ -41,8 +41,7 @@ from webapp import gunicorn_conf
 SMALL, LARGE = 1_000, 100_000  # threads
 ACCOUNTS = 1_000
 SMALL_OWNERS = 10  # the small database's threads belong to ten of the accounts
-TOPICS = ("gardening", "taxes", "pagination", "recipes", "travel", "python", "music", "history", "fitness",
-          "finance")
+TOPICS = ("gardening", "taxes", "pagination", "recipes", "travel", "python", "music", "history", "fitness", "finance")
 COMMON_WORD = "pagination"  # in one title in ten
 ABSENT_WORD = "zeppelin"  # in none
 OWNER = "user_0007"  # 100 threads in either database
@@ -76,8 +75,9 @@ def seed_admin(threads: int) -> float:
     insert_users([ADMIN], role="admin")
     users = insert_users(f"user_{i:04d}" for i in range(ACCOUNTS))
     step = SPAN / threads
-    insert_threads(thread(users[owner_of(i, threads)], NOW - timedelta(minutes=5) - step * i, 2, title(i))
-                   for i in range(threads))
+    insert_threads(
+        thread(users[owner_of(i, threads)], NOW - timedelta(minutes=5) - step * i, 2, title(i)) for i in range(threads)
+    )
     from webapp.extensions import db
 
     db.session.commit()
@@ -114,8 +114,9 @@ def page_case(label: str, path: str, threads: int, predicate, caption: str) -> C
             absent.append(link(shown[PAGE]))
     else:
         present.append("No conversations match.")
-    return Case(label, "large" if threads == LARGE else "small", path, ADMIN, present=tuple(present),
-                absent=tuple(absent))
+    return Case(
+        label, "large" if threads == LARGE else "small", path, ADMIN, present=tuple(present), absent=tuple(absent)
+    )
 
 
 @dataclass(frozen=True)
@@ -128,12 +129,24 @@ class Kind:
 
 KINDS = [
     Kind("first page, no filter", "/admin/conversations", lambda i: True, "All threads"),
-    Kind(f"one owner's threads: `user={OWNER}` (100 threads in either database)", f"/admin/conversations?user={OWNER}",
-         None, f"Threads of {OWNER}"),
-    Kind(f"a word in one title in ten: `q={COMMON_WORD}`", f"/admin/conversations?q={COMMON_WORD}",
-         lambda i: TOPICS[i % len(TOPICS)] == COMMON_WORD, f"with “{COMMON_WORD}” in the title"),
-    Kind(f"a word in no title: `q={ABSENT_WORD}` (the worst case: every thread is looked at)",
-         f"/admin/conversations?q={ABSENT_WORD}", lambda i: False, "No conversations match."),
+    Kind(
+        f"one owner's threads: `user={OWNER}` (100 threads in either database)",
+        f"/admin/conversations?user={OWNER}",
+        None,
+        f"Threads of {OWNER}",
+    ),
+    Kind(
+        f"a word in one title in ten: `q={COMMON_WORD}`",
+        f"/admin/conversations?q={COMMON_WORD}",
+        lambda i: TOPICS[i % len(TOPICS)] == COMMON_WORD,
+        f"with “{COMMON_WORD}” in the title",
+    ),
+    Kind(
+        f"a word in no title: `q={ABSENT_WORD}` (the worst case: every thread is looked at)",
+        f"/admin/conversations?q={ABSENT_WORD}",
+        lambda i: False,
+        "No conversations match.",
+    ),
 ]
 
 
@@ -176,8 +189,10 @@ def measure(urls: dict[str, str]):
     with tempfile.TemporaryDirectory(prefix="parley-bench-admin-") as directory, ExitStack() as stack:
         log = Path(directory) / "gunicorn.log"
         try:
-            servers = {name: stack.enter_context(gunicorn("wsgi:app", server_environment(url), "/healthz", log))
-                       for name, url in urls.items()}
+            servers = {
+                name: stack.enter_context(gunicorn("wsgi:app", server_environment(url), "/healthz", log))
+                for name, url in urls.items()
+            }
             cookies = {name: sign_in(server.port, ADMIN) for name, server in servers.items()}
             every = [case for _, small, large in pairs for case in (small, large)]
             tallies = {case: Tally() for case in every}
@@ -239,8 +254,12 @@ def render(results: Results) -> str:
             f" | {small.server_cpu_ms:.2f} / {large.server_cpu_ms:.2f} |"
         )
     lines += ["", verdict(results)]
-    if short := [f"{kind.title} ({which})" for kind, *both in results.pairs
-                 for which, f in zip(("small", "large"), both) if f.cut_short]:
+    if short := [
+        f"{kind.title} ({which})"
+        for kind, *both in results.pairs
+        for which, f in zip(("small", "large"), both, strict=False)
+        if f.cut_short
+    ]:
         lines.append(f"Cut short by the limit of {CASE_SECONDS} s per case: {'; '.join(short)}.")
     return "\n".join(lines)
 
@@ -255,8 +274,13 @@ def verdict(results: Results) -> str:
     def met(misses: list[str]) -> str:
         return "met" if not misses else f"**not met** by: {'; '.join(misses)}"
 
-    steep = [short(kind) for kind, small, large in results.pairs
-             if large.timing.median_ms / small.timing.median_ms >= RATIO_GOAL]
-    return (f"Goals with {LARGE:,} threads: median under {GOAL_MS:g} ms — {met(missed('median_ms'))};"
-            f" p95 under {GOAL_MS:g} ms — {met(missed('p95_ms'))}; flat (large/small under {RATIO_GOAL})"
-            f" — {met(steep)}. Errors: {sum(results.errors.values())}.")
+    steep = [
+        short(kind)
+        for kind, small, large in results.pairs
+        if large.timing.median_ms / small.timing.median_ms >= RATIO_GOAL
+    ]
+    return (
+        f"Goals with {LARGE:,} threads: median under {GOAL_MS:g} ms — {met(missed('median_ms'))};"
+        f" p95 under {GOAL_MS:g} ms — {met(missed('p95_ms'))}; flat (large/small under {RATIO_GOAL})"
+        f" — {met(steep)}. Errors: {sum(results.errors.values())}."
+    )

@@ -79,12 +79,23 @@ def seed() -> Seeded:
 
 
 def cases(seeded: Seeded, database: str) -> tuple[Case, list[str], Case, str]:
-    post = Case(f"append, {database}", "parley", "", method="POST", status=201,
-                body=json.dumps({"role": "user", "content": CONTENT}).encode(),
-                present=(CONTENT, '"role":"user"', '"status":"complete"'))
-    read = Case(f"list, {database}", "parley", "", status=200,
-                present=(message_text(READ_THREAD), message_text(READ_THREAD - 49), '"next_cursor"'),
-                absent=(message_text(READ_THREAD - 50),))
+    post = Case(
+        f"append, {database}",
+        "parley",
+        "",
+        method="POST",
+        status=201,
+        body=json.dumps({"role": "user", "content": CONTENT}).encode(),
+        present=(CONTENT, '"role":"user"', '"status":"complete"'),
+    )
+    read = Case(
+        f"list, {database}",
+        "parley",
+        "",
+        status=200,
+        present=(message_text(READ_THREAD), message_text(READ_THREAD - 49), '"next_cursor"'),
+        absent=(message_text(READ_THREAD - 50),),
+    )
     post_paths = [f"/api/conversations/{thread_id}/messages" for thread_id in seeded.write_threads]
     return post, post_paths, read, f"/api/conversations/{seeded.read_thread}/messages"
 
@@ -104,17 +115,29 @@ def measure(kind: str) -> Measured:
         database = versions().split(" · ")[0]
         post, post_paths, read, read_path = cases(seeded, database)
         log = Path(directory) / "gunicorn.log"
-        headers = {"Authorization": f"Bearer {seeded.token}", "Content-Type": "application/json",
-                   "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {seeded.token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
         tallies = {post: Tally(), read: Tally()}
         warm_ups = {post: Tally(), read: Tally()}
         try:
-            with gunicorn("wsgi:app", {**server_environment(url), "PARLEY_RATELIMIT_ENABLED": "0"},
-                          "/healthz", log) as server:
+            with gunicorn(
+                "wsgi:app", {**server_environment(url), "PARLEY_RATELIMIT_ENABLED": "0"}, "/healthz", log
+            ) as server:
                 progress(f"{database}: serving; warming up")
                 for case, path in ((post, post_paths), (read, read_path)):
-                    send(server.port, path, headers, WARMUP, CONCURRENCY, time.monotonic() + CASE_SECONDS,
-                         case, warm_ups[case])
+                    send(
+                        server.port,
+                        path,
+                        headers,
+                        WARMUP,
+                        CONCURRENCY,
+                        time.monotonic() + CASE_SECONDS,
+                        case,
+                        warm_ups[case],
+                    )
                 per_round = -(-REQUESTS // ROUNDS)
                 for round_number in range(ROUNDS):
                     progress(f"{database}: round {round_number + 1} of {ROUNDS}")
@@ -124,8 +147,7 @@ def measure(kind: str) -> Measured:
                         if wanted <= 0 or budget <= 0:
                             continue
                         cpu = server.cpu_seconds()
-                        send(server.port, path, headers, wanted, CONCURRENCY, time.monotonic() + budget,
-                             case, tally)
+                        send(server.port, path, headers, wanted, CONCURRENCY, time.monotonic() + budget, case, tally)
                         tally.server_cpu += server.cpu_seconds() - cpu
         except BaseException:
             print(f"gunicorn's log:\n{log.read_text()[-4000:]}", file=sys.stderr)
@@ -134,15 +156,21 @@ def measure(kind: str) -> Measured:
             tally.cut_short |= tally.requests < REQUESTS
         errors = sum((t.errors for t in (*warm_ups.values(), *tallies.values())), Counter())
         post_errors = warm_ups[post].errors + tallies[post].errors
-        posted = (warm_ups[post].requests + tallies[post].requests  # answered, of which 201:
-                  - sum(n for problem, n in post_errors.items() if problem.startswith("status")))
-        stored = db.session.scalar(select(func.count()).select_from(Message)
-                                   .where(Message.conversation_id.in_(seeded.write_threads)))
-        counted = db.session.scalar(select(func.sum(Conversation.message_count))
-                                    .where(Conversation.id.in_(seeded.write_threads)))
+        posted = (
+            warm_ups[post].requests
+            + tallies[post].requests  # answered, of which 201:
+            - sum(n for problem, n in post_errors.items() if problem.startswith("status"))
+        )
+        stored = db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.conversation_id.in_(seeded.write_threads))
+        )
+        counted = db.session.scalar(
+            select(func.sum(Conversation.message_count)).where(Conversation.id.in_(seeded.write_threads))
+        )
         db.session.remove()
-        return Measured(database, Figures.of(tallies[post]), Figures.of(tallies[read]), errors,
-                        stored == counted == posted)
+        return Measured(
+            database, Figures.of(tallies[post]), Figures.of(tallies[read]), errors, stored == counted == posted
+        )
 
 
 @dataclass(frozen=True)
@@ -177,17 +205,27 @@ def render(results: Results) -> str:
         "|---|---|---:|---:|---:|",
     ]
     for m in results.measured:
-        for label, figures in ((f"append `POST /api/conversations/<id>/messages`", m.post),
-                               (f"list `GET /api/conversations/<id>/messages`", m.read)):
-            lines.append(f"| {label} | {m.database} | {figures.timing.median_ms:.2f} / {figures.timing.p95_ms:.2f}"
-                         f" | {figures.per_second:,.0f} | {figures.server_cpu_ms:.2f} |")
+        for label, figures in (
+            ("append `POST /api/conversations/<id>/messages`", m.post),
+            ("list `GET /api/conversations/<id>/messages`", m.read),
+        ):
+            lines.append(
+                f"| {label} | {m.database} | {figures.timing.median_ms:.2f} / {figures.timing.p95_ms:.2f}"
+                f" | {figures.per_second:,.0f} | {figures.server_cpu_ms:.2f} |"
+            )
     lines.append("")
     errors = sum(sum(m.errors.values()) for m in results.measured)
     stored = all(m.stored_ok for m in results.measured)
-    lines.append(f"Errors: {errors}. Every append stored exactly once: {'yes' if stored else '**no**'}."
-                 + (" PostgreSQL not measured: set `BENCH_DATABASE_URL`." if results.postgres_skipped else ""))
-    short = [f"{label}, {m.database}" for m in results.measured
-             for label, f in (("append", m.post), ("list", m.read)) if f.cut_short]
+    lines.append(
+        f"Errors: {errors}. Every append stored exactly once: {'yes' if stored else '**no**'}."
+        + (" PostgreSQL not measured: set `BENCH_DATABASE_URL`." if results.postgres_skipped else "")
+    )
+    short = [
+        f"{label}, {m.database}"
+        for m in results.measured
+        for label, f in (("append", m.post), ("list", m.read))
+        if f.cut_short
+    ]
     if short:
         lines.append(f"Cut short by the limit of {CASE_SECONDS} s per case: {'; '.join(short)}.")
     return "\n".join(lines)

@@ -35,7 +35,7 @@ def time_pair(load_small: Callable, load_large: Callable, call: Callable) -> tup
     """
     samples: tuple[list[float], list[float]] = ([], [])
     for i in range(WARMUP + CALLS):
-        for load, kept in zip((load_small, load_large), samples):
+        for load, kept in zip((load_small, load_large), samples, strict=False):
             db.session.remove()
             target = load()
             start = time.perf_counter_ns()
@@ -74,13 +74,25 @@ def run_operations(seeded: Seeded) -> list[tuple[str, Timing, Timing]]:
         if len(sidebar.items) != PAGE or len(pane.items) != PAGE:
             raise SystemExit(f"seeding bug: {user} or {conversation} has less than a page")
     operations = [
-        (f"`list_conversations(user, limit={PAGE})`: {SMALL:,} vs {LARGE:,} conversations",
-         "few_threads", "many_threads", lambda user: list_conversations(user, limit=PAGE)),
-        (f"`list_messages(conversation, limit={PAGE})`: {SMALL:,} vs {LARGE:,} messages",
-         "short_thread", "long_thread", lambda conversation: list_messages(conversation, limit=PAGE)),
+        (
+            f"`list_conversations(user, limit={PAGE})`: {SMALL:,} vs {LARGE:,} conversations",
+            "few_threads",
+            "many_threads",
+            lambda user: list_conversations(user, limit=PAGE),
+        ),
+        (
+            f"`list_messages(conversation, limit={PAGE})`: {SMALL:,} vs {LARGE:,} messages",
+            "short_thread",
+            "long_thread",
+            lambda conversation: list_messages(conversation, limit=PAGE),
+        ),
         # Last, as it adds messages to the threads the reads above measure.
-        (f"`append_message(…)` + commit: thread of {SMALL:,} vs {LARGE:,} messages",
-         "short_thread", "long_thread", post_and_commit),
+        (
+            f"`append_message(…)` + commit: thread of {SMALL:,} vs {LARGE:,} messages",
+            "short_thread",
+            "long_thread",
+            post_and_commit,
+        ),
     ]
     return [(name, *time_pair(load[small], load[large], call)) for name, small, large, call in operations]
 
@@ -149,6 +161,8 @@ def render(seeded: Seeded, results: list[tuple[str, Timing, Timing]]) -> str:
     ]
     for name, small, large in results:
         ratio = large.median_ms / small.median_ms
-        lines.append(f"| {name} | {small.median_ms:.2f} / {small.p95_ms:.2f}"
-                     f" | {large.median_ms:.2f} / {large.p95_ms:.2f} | {ratio:.2f} |")
+        lines.append(
+            f"| {name} | {small.median_ms:.2f} / {small.p95_ms:.2f}"
+            f" | {large.median_ms:.2f} / {large.p95_ms:.2f} | {ratio:.2f} |"
+        )
     return "\n".join(lines)

@@ -97,8 +97,10 @@ class Pair:
 
 def newest_thread(user_id: int) -> uuid.UUID:
     return db.session.scalar(
-        select(Conversation.id).where(Conversation.user_id == user_id)
-        .order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(1)
+        select(Conversation.id)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(1)
     )
 
 
@@ -119,8 +121,11 @@ def message_html(position: int) -> str:
 def pane(latest: int, title: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What the pane of a thread whose last message is at ``latest`` shows,
     and what it must not: exactly the last 50 messages."""
-    present = (f'<h1 id="pane-title" dir="auto">{html.escape(title)}</h1>', message_html(latest),
-               message_html(max(1, latest - PAGE + 1)))
+    present = (
+        f'<h1 id="pane-title" dir="auto">{html.escape(title)}</h1>',
+        message_html(latest),
+        message_html(max(1, latest - PAGE + 1)),
+    )
     if latest <= PAGE:
         return present, ()
     return (*present, "Load earlier messages"), (message_html(latest - PAGE),)
@@ -139,32 +144,54 @@ def cases(seeded: Seeded) -> tuple[Case, list[Case], list[Pair]]:
         return Case(label, "parley", f"/c/{thread}", user, present=(signed_in_as(user), *shown), absent=not_shown)
 
     def full_sidebar(case: Case) -> Case:
-        return Case(case.label, case.server, case.path, case.user,
-                    present=(*case.present, *sidebar_present), absent=(*case.absent, *sidebar_absent))
+        return Case(
+            case.label,
+            case.server,
+            case.path,
+            case.user,
+            present=(*case.present, *sidebar_present),
+            absent=(*case.absent, *sidebar_absent),
+        )
 
     def sidebar_partial(user: str, label: str) -> Case:
         # The partial alone: no page around it.
-        return Case(label, "parley", "/sidebar", user, {"HX-Request": "true"},
-                    present=sidebar_present, absent=(*sidebar_absent, "<html", "<main"))
+        return Case(
+            label,
+            "parley",
+            "/sidebar",
+            user,
+            {"HX-Request": "true"},
+            present=sidebar_present,
+            absent=(*sidebar_absent, "<html", "<main"),
+        )
 
     hello = Case("bare Flask `hello`", "hello", "/", present=("hello",))
     references = [
         Case("`GET /healthz` (no session, `SELECT 1`)", "parley", "/healthz", present=("ok",)),
-        Case("`GET /settings` (signed in, a small page)", "parley", "/settings", "few_threads",
-             present=(signed_in_as("few_threads"), "Change your password")),
+        Case(
+            "`GET /settings` (signed in, a small page)",
+            "parley",
+            "/settings",
+            "few_threads",
+            present=(signed_in_as("few_threads"), "Change your password"),
+        ),
     ]
     pairs = [
-        Pair(f"thread page `GET /c/<id>`: thread of {SMALL:,} vs {LARGE:,} messages",
-             thread_page("threads", seeded.short_thread, SMALL, "Short thread", f"{SMALL:,} messages"),
-             thread_page("threads", seeded.long_thread, LARGE, "Long thread", f"{LARGE:,} messages")),
-        Pair(f"sidebar partial `GET /sidebar` (htmx): account of {SMALL:,} vs {LARGE:,} threads",
-             sidebar_partial("few_threads", f"{SMALL:,} threads"),
-             sidebar_partial("many_threads", f"{LARGE:,} threads")),
-        Pair(f"thread page with its sidebar `GET /c/<id>`: account of {SMALL:,} vs {LARGE:,} threads",
-             full_sidebar(thread_page("few_threads", first["few_threads"], 2, thread_title(1),
-                                      f"{SMALL:,} threads")),
-             full_sidebar(thread_page("many_threads", first["many_threads"], 2, thread_title(1),
-                                      f"{LARGE:,} threads"))),
+        Pair(
+            f"thread page `GET /c/<id>`: thread of {SMALL:,} vs {LARGE:,} messages",
+            thread_page("threads", seeded.short_thread, SMALL, "Short thread", f"{SMALL:,} messages"),
+            thread_page("threads", seeded.long_thread, LARGE, "Long thread", f"{LARGE:,} messages"),
+        ),
+        Pair(
+            f"sidebar partial `GET /sidebar` (htmx): account of {SMALL:,} vs {LARGE:,} threads",
+            sidebar_partial("few_threads", f"{SMALL:,} threads"),
+            sidebar_partial("many_threads", f"{LARGE:,} threads"),
+        ),
+        Pair(
+            f"thread page with its sidebar `GET /c/<id>`: account of {SMALL:,} vs {LARGE:,} threads",
+            full_sidebar(thread_page("few_threads", first["few_threads"], 2, thread_title(1), f"{SMALL:,} threads")),
+            full_sidebar(thread_page("many_threads", first["many_threads"], 2, thread_title(1), f"{LARGE:,} threads")),
+        ),
     ]
     return hello, references, pairs
 
@@ -180,8 +207,9 @@ def free_port() -> int:
 
 def server_environment(database_url: str) -> dict[str, str]:
     """This environment without Parley's settings, then only those the bench sets."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PARLEY_") and k not in ("DATABASE_URL", "SECRET_KEY")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("PARLEY_") and k not in ("DATABASE_URL", "SECRET_KEY")
+    }
     env.update(
         DATABASE_URL=database_url,
         SECRET_KEY=secrets.token_hex(32),
@@ -216,8 +244,9 @@ def worker_pids(pid: int) -> list[int]:
 
 
 @contextmanager
-def gunicorn(app: str, env: dict[str, str], ready_path: str, log: Path,
-             extra_args: tuple[str, ...] = ()) -> Iterator[Server]:
+def gunicorn(
+    app: str, env: dict[str, str], ready_path: str, log: Path, extra_args: tuple[str, ...] = ()
+) -> Iterator[Server]:
     """``app`` served by gunicorn with the project's settings (less the access
     log: see ``gunicorn_settings.py``; ``extra_args`` override them), on a
     free port of the loopback; stopped (SIGTERM, a graceful shutdown) on the
@@ -225,9 +254,15 @@ def gunicorn(app: str, env: dict[str, str], ready_path: str, log: Path,
     for _ in range(3):  # another program may take the free port before gunicorn binds it
         port = free_port()
         command = [
-            sys.executable, "-m", "gunicorn", "--config", "python:tests.bench.gunicorn_settings",
-            "--bind", f"{HOST}:{port}",
-            "--error-logfile", "-",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:tests.bench.gunicorn_settings",
+            "--bind",
+            f"{HOST}:{port}",
+            "--error-logfile",
+            "-",
             # Since gunicorn 25.1 every instance opens ~/.gunicorn/gunicorn.ctl (or one in
             # $XDG_RUNTIME_DIR) unless told otherwise: it would take over a running server's.
             *(["--no-control-socket"] if GUNICORN_VERSION >= (25, 1) else []),
@@ -235,8 +270,9 @@ def gunicorn(app: str, env: dict[str, str], ready_path: str, log: Path,
             app,
         ]
         with log.open("ab") as out:
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         try:
             if wait_until_ready(process, port, ready_path):
                 yield Server(port, process.pid)
@@ -302,10 +338,10 @@ def sign_in(port: int, username: str) -> str:
         token = field_tag and re.search(r'value="([^"]+)"', field_tag.group())
         if response.status != 200 or not token:
             raise SystemExit(f"GET /login answered {response.status} without a CSRF token")
-        form = urlencode({"csrf_token": html.unescape(token.group(1)), "username": username,
-                          "password": PASSWORD})
-        connection.request("POST", "/login", form, {
-            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie_header(jar)})
+        form = urlencode({"csrf_token": html.unescape(token.group(1)), "username": username, "password": PASSWORD})
+        connection.request(
+            "POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie_header(jar)}
+        )
         response = connection.getresponse()
         response.read()
         cookies_of(response, jar)
@@ -326,6 +362,7 @@ def sign_in(port: int, username: str) -> str:
 @dataclass
 class Tally:
     """What a case has measured so far, over all its rounds."""
+
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the rounds, first request sent to last answer read
     server_cpu: float = 0.0
@@ -338,8 +375,16 @@ class Tally:
         return len(self.latencies_ms)
 
 
-def send(port: int, path: str | list[str], headers: dict[str, str], requests: int, concurrency: int,
-         deadline: float, case: Case, tally: Tally) -> None:
+def send(
+    port: int,
+    path: str | list[str],
+    headers: dict[str, str],
+    requests: int,
+    concurrency: int,
+    deadline: float,
+    case: Case,
+    tally: Tally,
+) -> None:
     """``requests`` requests (``case.method``, with ``case.body``) for ``path``
     from ``concurrency`` threads, each answer checked by ``case``, all of it
     added to ``tally``. A list of paths gives each thread its own."""
@@ -375,8 +420,10 @@ def send(port: int, path: str | list[str], headers: dict[str, str], requests: in
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(kept, path), daemon=True)
-               for kept, path in zip(latencies, paths)]
+    threads = [
+        threading.Thread(target=client, args=(kept, path), daemon=True)
+        for kept, path in zip(latencies, paths, strict=False)
+    ]
     for thread in threads:
         thread.start()
     start_line.wait(timeout=START_SECONDS)
@@ -405,9 +452,14 @@ class Figures:
         if tally.requests < 2:  # nothing answered: the run fails on its errors, but still reports
             nan = float("nan")
             return cls(Timing(nan, nan), nan, nan, nan, tally.requests, True)
-        return cls(Timing.of(tally.latencies_ms), tally.requests / tally.seconds,
-                   tally.server_cpu / tally.requests * 1000, tally.client_cpu / tally.requests * 1000,
-                   tally.requests, tally.cut_short)
+        return cls(
+            Timing.of(tally.latencies_ms),
+            tally.requests / tally.seconds,
+            tally.server_cpu / tally.requests * 1000,
+            tally.client_cpu / tally.requests * 1000,
+            tally.requests,
+            tally.cut_short,
+        )
 
 
 @dataclass(frozen=True)
@@ -421,8 +473,15 @@ class Results:
     seconds: float
 
 
-def measure(servers: dict[str, Server], cookies: dict[str, str], hello: Case, references: list[Case],
-            pairs: list[Pair], requests: int, concurrency: int) -> Results:
+def measure(
+    servers: dict[str, Server],
+    cookies: dict[str, str],
+    hello: Case,
+    references: list[Case],
+    pairs: list[Pair],
+    requests: int,
+    concurrency: int,
+) -> Results:
     started = time.perf_counter()
     every = [hello, *references, *(case for pair in pairs for case in (pair.small, pair.large))]
     tallies = {case: Tally() for case in every}
@@ -432,8 +491,16 @@ def measure(servers: dict[str, Server], cookies: dict[str, str], hello: Case, re
 
     warm_up = Tally()  # its timings are thrown away, its errors are not
     for case in every:
-        send(servers[case.server].port, case.path, headers(case), WARMUP, concurrency,
-             time.monotonic() + CASE_SECONDS, case, warm_up)
+        send(
+            servers[case.server].port,
+            case.path,
+            headers(case),
+            WARMUP,
+            concurrency,
+            time.monotonic() + CASE_SECONDS,
+            case,
+            warm_up,
+        )
     per_round = -(-requests // ROUNDS)
     for round_number in range(ROUNDS):
         progress(f"round {round_number + 1} of {ROUNDS}")
@@ -445,8 +512,7 @@ def measure(servers: dict[str, Server], cookies: dict[str, str], hello: Case, re
                 tally.cut_short |= wanted > 0
                 continue
             cpu = server.cpu_seconds()
-            send(server.port, case.path, headers(case), wanted, concurrency,
-                 time.monotonic() + budget, case, tally)
+            send(server.port, case.path, headers(case), wanted, concurrency, time.monotonic() + budget, case, tally)
             tally.server_cpu += server.cpu_seconds() - cpu
     for tally in tallies.values():
         tally.cut_short |= tally.requests < requests
@@ -456,7 +522,10 @@ def measure(servers: dict[str, Server], cookies: dict[str, str], hello: Case, re
         hello=figures[hello],
         references=[(case, figures[case]) for case in references],
         pairs=[(pair, figures[pair.small], figures[pair.large]) for pair in pairs],
-        errors=errors, requests=requests, concurrency=concurrency, seconds=time.perf_counter() - started,
+        errors=errors,
+        requests=requests,
+        concurrency=concurrency,
+        seconds=time.perf_counter() - started,
     )
 
 
@@ -510,8 +579,8 @@ def render(results: Results) -> str:
         f" one keep-alive connection each. **Client and server share this machine's {cores} cores**"
         f" (the client took {hello.client_cpu_ms:.2f} ms of CPU per request of the bare app). Each figure:"
         f" {results.requests:,} requests after {WARMUP} warm-up requests, in {ROUNDS} rounds taking turns with"
-        " the other cases; every response checked (status 200 and the expected content). \"% of bare\":"
-        " requests per second over those of a bare Flask app (one route returning \"hello\") served the same"
+        ' the other cases; every response checked (status 200 and the expected content). "% of bare":'
+        ' requests per second over those of a bare Flask app (one route returning "hello") served the same'
         " way in the same run. Server CPU: gunicorn's user + system time over the requests it answered.",
         "",
         "| request | small: median / p95 ms | large: median / p95 ms | ratio large/small"
@@ -532,12 +601,20 @@ def render(results: Results) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for label, figures in [("bare Flask `hello`", hello), *((case.label, f) for case, f in results.references)]:
-        lines.append(f"| {label} | {figures.timing.median_ms:.2f} / {figures.timing.p95_ms:.2f}"
-                     f" | {figures.per_second:,.0f} | {share(figures)} | {figures.server_cpu_ms:.2f} |")
+        lines.append(
+            f"| {label} | {figures.timing.median_ms:.2f} / {figures.timing.p95_ms:.2f}"
+            f" | {figures.per_second:,.0f} | {share(figures)} | {figures.server_cpu_ms:.2f} |"
+        )
     lines += ["", verdict(results)]
-    measured = [("bare hello", hello), *((case.label, f) for case, f in results.references),
-                *((f"{pair.title}, {which}", f) for pair, *both in results.pairs
-                  for which, f in zip(("small", "large"), both))]
+    measured = [
+        ("bare hello", hello),
+        *((case.label, f) for case, f in results.references),
+        *(
+            (f"{pair.title}, {which}", f)
+            for pair, *both in results.pairs
+            for which, f in zip(("small", "large"), both, strict=False)
+        ),
+    ]
     if short := [label for label, figures in measured if figures.cut_short]:
         lines.append(f"Cut short by the limit of {CASE_SECONDS} s per case: {'; '.join(short)}.")
     return "\n".join(lines)
@@ -549,9 +626,11 @@ def verdict(results: Results) -> str:
     worst_share = min(fig.per_second / hello.per_second for _, *both in results.pairs for fig in both)
     ratio_met = "met" if worst_ratio < RATIO_GOAL else "**not met**"
     share_met = "met" if worst_share >= SHARE_GOAL else "**not met**"
-    return (f"Goals: large/small under {RATIO_GOAL} — worst {worst_ratio:.2f}, {ratio_met};"
-            f" at least {SHARE_GOAL:.0%} of the bare route's throughput — worst {worst_share:.0%}, {share_met}."
-            f" Errors: {sum(results.errors.values())}.")
+    return (
+        f"Goals: large/small under {RATIO_GOAL} — worst {worst_ratio:.2f}, {ratio_met};"
+        f" at least {SHARE_GOAL:.0%} of the bare route's throughput — worst {worst_share:.0%}, {share_met}."
+        f" Errors: {sum(results.errors.values())}."
+    )
 
 
 def describe_errors(results: Results) -> str:

@@ -130,8 +130,9 @@ def instance_database() -> Iterator[tuple[Flask, str]]:
     an app of this process on it (its context pushed); its URL for the instances."""
     base = os.environ.get("BENCH_DATABASE_URL")
     if not base:
-        raise Unavailable("several instances need PostgreSQL: set BENCH_DATABASE_URL"
-                          " (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+        raise Unavailable(
+            "several instances need PostgreSQL: set BENCH_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        )
     url = make_url(database_uri("BENCH_DATABASE_URL", base))
     if not url.drivername.startswith("postgresql"):
         raise Unavailable(f"several instances need PostgreSQL; BENCH_DATABASE_URL is {url.drivername}")
@@ -146,8 +147,14 @@ def instance_database() -> Iterator[tuple[Flask, str]]:
         raise Unavailable(f"PostgreSQL at BENCH_DATABASE_URL: {str(error).splitlines()[0]}") from None
     own = url.set(database=name).render_as_string(hide_password=False)
     try:
-        app = create_app({"SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "SQLALCHEMY_DATABASE_URI": own,
-                          "PARLEY_REDIS_URL": None})
+        app = create_app(
+            {
+                "SECRET_KEY": "bench",
+                "RATELIMIT_ENABLED": False,
+                "SQLALCHEMY_DATABASE_URI": own,
+                "PARLEY_REDIS_URL": None,
+            }
+        )
         yield from with_tables(app, own)
     finally:
         with admin.connect() as connection:
@@ -184,14 +191,28 @@ class Instance:
         for _ in range(3):  # another program may take the free port before gunicorn binds it
             port = free_port()
             command = [
-                sys.executable, "-m", "gunicorn", "--config", "python:tests.bench.gunicorn_settings",
-                "--bind", f"{HOST}:{port}", "--error-logfile", "-",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                "python:tests.bench.gunicorn_settings",
+                "--bind",
+                f"{HOST}:{port}",
+                "--error-logfile",
+                "-",
                 *(["--no-control-socket"] if GUNICORN_VERSION >= (25, 1) else []),
                 app,
             ]
             with log.open("ab") as out:
-                process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
+                process = subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             if wait_until_ready(process, port, "/healthz"):
                 self.process, self.port = process, port
                 self.workers = set(worker_pids(process.pid))
@@ -222,8 +243,10 @@ class Instance:
 
 
 @contextmanager
-def setting(app: str = "wsgi:app", extra_env: dict[str, str] | None = None,
-            ) -> Iterator[tuple[Instance, Instance, Session, list[uuid.UUID], Path, str]]:
+def setting(
+    app: str = "wsgi:app",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[Instance, Instance, Session, list[uuid.UUID], Path, str]]:
     """Two instances of ``app`` on the bench's own database and Redis database,
     with the fake model: ``(a, b, session, threads, the model's request log,
     Redis version)``. ``app`` and ``extra_env`` are for experiments."""
@@ -233,11 +256,15 @@ def setting(app: str = "wsgi:app", extra_env: dict[str, str] | None = None,
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-instances-")))
         model_log = directory / "model-requests.log"
         model_url = stack.enter_context(streams.fake_model_server(model_log))
-        first, threads = streams.seed_threads(max(count for count, _ in STEPS) + LATENCY_REPLIES
-                                              + len(STOP_AFTER) + 1)
-        env = {**server_environment(database_url), "PARLEY_REDIS_URL": REDIS_URL,
-               "PARLEY_LLM_BASE_URL": model_url, "PARLEY_LLM_MODEL": fake_model.MODEL,
-               "PARLEY_SHUTDOWN_GRACE": "2", **(extra_env or {})}
+        first, threads = streams.seed_threads(max(count for count, _ in STEPS) + LATENCY_REPLIES + len(STOP_AFTER) + 1)
+        env = {
+            **server_environment(database_url),
+            "PARLEY_REDIS_URL": REDIS_URL,
+            "PARLEY_LLM_BASE_URL": model_url,
+            "PARLEY_LLM_MODEL": fake_model.MODEL,
+            "PARLEY_SHUTDOWN_GRACE": "2",
+            **(extra_env or {}),
+        }
         pair = []
         try:
             for name in ("a", "b"):
@@ -257,8 +284,9 @@ def setting(app: str = "wsgi:app", extra_env: dict[str, str] | None = None,
 # --- readers, the writer, the row -------------------------------------------------------------
 
 
-def post_reply(instance: Instance, session: Session, conversation: uuid.UUID, tokens: int,
-               tag: str) -> tuple[Stream, str]:
+def post_reply(
+    instance: Instance, session: Session, conversation: uuid.UUID, tokens: int, tag: str
+) -> tuple[Stream, str]:
     """Post the message that asks for a reply of ``tokens`` to ``instance``
     (which starts writing it); the post's record and the reply's stream path."""
     stream = Stream(conversation, tokens)
@@ -278,8 +306,13 @@ class Reader(threading.Thread):
     def __init__(self, instance: Instance, session: Session, path: str, posted: Stream) -> None:
         super().__init__(daemon=True)
         self.instance, self.session, self.path = instance, session, path
-        self.stream = Stream(posted.conversation, posted.tokens, message_id=posted.message_id,
-                             posted_ns=posted.posted_ns, on_token=self._on_token)
+        self.stream = Stream(
+            posted.conversation,
+            posted.tokens,
+            message_id=posted.message_id,
+            posted_ns=posted.posted_ns,
+            on_token=self._on_token,
+        )
         self._waiting: list[tuple[int, threading.Event]] = []
         self._lock = threading.Lock()
         self.ended = threading.Event()
@@ -326,8 +359,9 @@ class Row:
 
 def reply_row(message_id: int) -> Row:
     with db.engine.connect() as connection:
-        row = connection.execute(select(Message.status, Message.content, Message.error, Message.lease_owner)
-                                 .where(Message.id == message_id)).one()
+        row = connection.execute(
+            select(Message.status, Message.content, Message.error, Message.lease_owner).where(Message.id == message_id)
+        ).one()
     tokens = [int(match.group(1)) for match in fake_model.TOKEN.finditer(row.content.encode())]
     return Row(row.status, tokens, row.error, row.lease_owner)
 
@@ -407,13 +441,21 @@ def latency(a: Instance, b: Instance, session: Session, threads: list[uuid.UUID]
             problems += run_problems([reader])
             if not s.done and not s.error:
                 problems.append(f"reader on instance {reader.instance.name}: no `event: done`")
-    rows_wrong = sum(1 for message_id in readers
-                     if (row := reply_row(message_id)).status != "complete" or row.tokens != list(range(LATENCY_TOKENS)))
+    rows_wrong = sum(
+        1
+        for message_id in readers
+        if (row := reply_row(message_id)).status != "complete" or row.tokens != list(range(LATENCY_TOKENS))
+    )
     return Latency(
-        replies=len(posts), posted_to_writer=sum(1 for instance, posted in posts
-                                                 if writers[posted.message_id] is instance),
-        same=same, other=other, final_only=dict(final_only), missing=dict(missing), batched=dict(batched),
-        rows_wrong=rows_wrong, problems=problems,
+        replies=len(posts),
+        posted_to_writer=sum(1 for instance, posted in posts if writers[posted.message_id] is instance),
+        same=same,
+        other=other,
+        final_only=dict(final_only),
+        missing=dict(missing),
+        batched=dict(batched),
+        rows_wrong=rows_wrong,
+        problems=problems,
     )
 
 
@@ -438,17 +480,26 @@ class StopTrial:
 def form_post(instance: Instance, session: Session, path: str) -> tuple[int, str]:
     connection = HTTPConnection(HOST, instance.port, timeout=READ_SECONDS)
     try:
-        connection.request("POST", path, urlencode({"csrf_token": session.csrf}), {
-            "Cookie": session.cookie, "X-CSRFToken": session.csrf, "HX-Request": "true",
-            "Content-Type": "application/x-www-form-urlencoded"})
+        connection.request(
+            "POST",
+            path,
+            urlencode({"csrf_token": session.csrf}),
+            {
+                "Cookie": session.cookie,
+                "X-CSRFToken": session.csrf,
+                "HX-Request": "true",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         response = connection.getresponse()
         return response.status, response.read().decode()
     finally:
         connection.close()
 
 
-def stop_trial(a: Instance, b: Instance, session: Session, conversation: uuid.UUID, after: int,
-               index: int) -> StopTrial:
+def stop_trial(
+    a: Instance, b: Instance, session: Session, conversation: uuid.UUID, after: int, index: int
+) -> StopTrial:
     pair = (a, b)
     posted, path = post_reply(a, session, conversation, STOP_TOKENS, f"stop {index}")
     readers = read_on(pair, session, path, posted)
@@ -457,8 +508,9 @@ def stop_trial(a: Instance, b: Instance, session: Session, conversation: uuid.UU
     waits = [reader.seen(after) for reader in readers]
     for wait in waits:
         if not wait.wait(30):
-            raise SystemExit(f"the readers of reply {posted.message_id} never saw {after} tokens:"
-                             f" {run_problems(readers)}")
+            raise SystemExit(
+                f"the readers of reply {posted.message_id} never saw {after} tokens: {run_problems(readers)}"
+            )
     stop_path = path.rsplit("/stream", 1)[0] + "/stop"
     sent = time.monotonic_ns()
     status_code, _ = form_post(elsewhere, session, stop_path)
@@ -474,12 +526,24 @@ def stop_trial(a: Instance, b: Instance, session: Session, conversation: uuid.UU
         seen[side] = len(s.streamed())
         final_only[side] = len(s.final_only)
         if not s.done and not s.error:
-            problems.append(f"reader on instance {reader.instance.name}: no `event: done`"
-                            f" {STOP_END_SECONDS} s after Stop")
+            problems.append(
+                f"reader on instance {reader.instance.name}: no `event: done` {STOP_END_SECONDS} s after Stop"
+            )
     kept = set(row.tokens)
     all_seen_kept = all(set(reader.stream.streamed()) <= kept for reader in readers)
-    return StopTrial(after, (answered - sent) / 1e6, status_code, to_end, seen, final_only, len(row.tokens),
-                     row.tokens == list(range(len(row.tokens))), all_seen_kept, row.status, problems)
+    return StopTrial(
+        after,
+        (answered - sent) / 1e6,
+        status_code,
+        to_end,
+        seen,
+        final_only,
+        len(row.tokens),
+        row.tokens == list(range(len(row.tokens))),
+        all_seen_kept,
+        row.status,
+        problems,
+    )
 
 
 # --- 4. kill -9 of the writer's instance --------------------------------------------------------
@@ -512,8 +576,9 @@ def takeover(a: Instance, b: Instance, session: Session, conversation: uuid.UUID
     elsewhere = b if writer is a else a
     [reader] = read_on((elsewhere,), session, path, posted)
     if not reader.seen(TAKEOVER_AFTER).wait(30):
-        raise SystemExit(f"the reader of reply {posted.message_id} never saw {TAKEOVER_AFTER} tokens:"
-                         f" {run_problems([reader])}")
+        raise SystemExit(
+            f"the reader of reply {posted.message_id} never saw {TAKEOVER_AFTER} tokens: {run_problems([reader])}"
+        )
     wait_for(lambda: reply_row(posted.message_id).tokens, 10, "the reply's first save")
     saved = reply_row(posted.message_id).tokens
     killed = time.monotonic_ns()
@@ -531,16 +596,21 @@ def takeover(a: Instance, b: Instance, session: Session, conversation: uuid.UUID
     again.run()  # in this thread: it should end at once
     return Takeover(
         seconds=(s.done_ns - killed) / 1e9 if s.done else None,
-        lease_s=replies.LEASE.total_seconds(), heartbeat_s=replies.HEARTBEAT_SECONDS,
+        lease_s=replies.LEASE.total_seconds(),
+        heartbeat_s=replies.HEARTBEAT_SECONDS,
         probe_s=replies.PROBE_SECONDS,
-        status=row.status, error=row.error, saved_before_kill=len(saved), seen=len(s.streamed()),
+        status=row.status,
+        error=row.error,
+        saved_before_kill=len(saved),
+        seen=len(s.streamed()),
         kept=len(row.tokens),
         kept_is_saved=row.tokens[: len(saved)] == saved and row.tokens == s.streamed()[: len(row.tokens)],
         final_says_interrupted=b"Interrupted" in s.final,
         model_calls=calls,
         again_ms=(again.stream.done_ns - asked) / 1e6 if again.stream.done else None,
         again_interrupted=b"Interrupted" in again.stream.final,
-        model_calls_after=model_calls(model_log, "takeover"), problems=problems,
+        model_calls_after=model_calls(model_log, "takeover"),
+        problems=problems,
     )
 
 
@@ -566,7 +636,7 @@ def run() -> Results:
     with setting() as (a, b, session, threads, model_log, redis_version):
         measured_on = versions()
         idle_rss = streams.Sampler(a.server).now()[0] / 1024
-        step_threads, threads = threads[: max(count for count, _ in STEPS)], threads[max(c for c, _ in STEPS):]
+        step_threads, threads = threads[: max(count for count, _ in STEPS)], threads[max(c for c, _ in STEPS) :]
         progress(f"{LATENCY_REPLIES} replies of {LATENCY_TOKENS} tokens, each read on both instances")
         lat = latency(a, b, session, threads[:LATENCY_REPLIES])
         threads = threads[LATENCY_REPLIES:]
@@ -574,21 +644,23 @@ def run() -> Results:
         for index, after in enumerate(STOP_AFTER):
             progress(f"Stop on the other instance after {after} tokens")
             stops.append(stop_trial(a, b, session, threads[index], after, index))
-        threads = threads[len(STOP_AFTER):]
+        threads = threads[len(STOP_AFTER) :]
         steps, reading_cpu = [], []
         for count, readers in STEPS:
             where = "on it" if readers == "same" else "on the other instance"
             progress(f"{count} streams at once written by instance a, read {where}")
             cpu = b.server.cpu_seconds()
-            step = streams.step(a.server, session, step_threads, count, a.log,
-                                read_port=a.port if readers == "same" else b.port)
+            step = streams.step(
+                a.server, session, step_threads, count, a.log, read_port=a.port if readers == "same" else b.port
+            )
             steps.append((readers, step))
             reading_cpu.append(None if readers == "same" else (b.server.cpu_seconds() - cpu) / step.seconds)
             progress(f"  {step.completed} of {count} complete, errors: {step.errors}")
         progress("kill -9 of the writer's instance, its reader on the other")
         over = takeover(a, b, session, threads[0], model_log)
-    return Results(lat, stops, steps, reading_cpu, over, idle_rss, time.perf_counter() - started, measured_on,
-                   redis_version)
+    return Results(
+        lat, stops, steps, reading_cpu, over, idle_rss, time.perf_counter() - started, measured_on, redis_version
+    )
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -626,11 +698,15 @@ def render(results: Results) -> str:
         " | readers fed in ~2 s batches | goal: p95 under 100 ms |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
-    for side, label, samples in (("same", "reader on the writer's instance", lat.same),
-                                 ("other", "reader on the other instance", lat.other)):
-        lines.append(f"| {label} | {len(samples):,} | {timing(samples)} | {lat.final_only.get(side, 0)}"
-                     f" | {lat.missing.get(side, 0)} | {lat.batched.get(side, 0)}"
-                     f" | {verdict(p95_under(samples, LATENCY_GOAL_MS))} |")
+    for side, label, samples in (
+        ("same", "reader on the writer's instance", lat.same),
+        ("other", "reader on the other instance", lat.other),
+    ):
+        lines.append(
+            f"| {label} | {len(samples):,} | {timing(samples)} | {lat.final_only.get(side, 0)}"
+            f" | {lat.missing.get(side, 0)} | {lat.batched.get(side, 0)}"
+            f" | {verdict(p95_under(samples, LATENCY_GOAL_MS))} |"
+        )
     lines += [
         "",
         f"Every reply was written by the instance it was posted to: {lat.posted_to_writer} of {lat.replies}."
@@ -662,15 +738,14 @@ def render(results: Results) -> str:
         f"Goals: Stop → end of stream under {STOP_GOAL_MS:.0f} ms for every reader — {verdict(stop_fast)};"
         f" every token a reader saw kept — {verdict(all_kept)}.",
         "",
-        "| kill -9 of the writer's instance (gunicorn and its worker), its reply read on the other | figure"
-        " | goal |",
+        "| kill -9 of the writer's instance (gunicorn and its worker), its reply read on the other | figure | goal |",
         "|---|---:|---|",
         "| kill → the reader on the other instance has the end | "
         + ("no end" if over.seconds is None else f"{over.seconds:.1f} s")
         + f" | under {TAKEOVER_GOAL_S:g} s:"
         f" {verdict(over.seconds is not None and over.seconds < TAKEOVER_GOAL_S)} |",
         f"| the reply's end, in its row | `{over.status}`: {over.error or '–'} | interrupted |",
-        f"| the reader's finished message says \"Interrupted\" | {'yes' if over.final_says_interrupted else '**no**'}"
+        f'| the reader\'s finished message says "Interrupted" | {"yes" if over.final_says_interrupted else "**no**"}'
         " | yes, without a reload |",
         f"| tokens: saved when killed / seen by the reader / kept | {over.saved_before_kill} / {over.seen}"
         f" / {over.kept} | the saved text kept: {verdict(over.kept_is_saved and over.kept > 0)} |",
@@ -684,27 +759,32 @@ def render(results: Results) -> str:
         f"{streams.SAVE_SECONDS:g} s) dies with the writer: that is the design, not a loss counted above.",
         "",
         *streams.step_table(
-            [(f"{step.streams} (read on {'it' if readers == 'same' else 'the other instance'})", step)
-             for readers, step in results.steps],
-            f"streams at once, written by one instance ({streams.STEP_TOKENS} tokens each,"
-            f" {1000 // INTERVAL_MS}/s)"),
+            [
+                (f"{step.streams} (read on {'it' if readers == 'same' else 'the other instance'})", step)
+                for readers, step in results.steps
+            ],
+            f"streams at once, written by one instance ({streams.STEP_TOKENS} tokens each, {1000 // INTERVAL_MS}/s)",
+        ),
     ]
     held_same = [step.streams for readers, step in results.steps if readers == "same" and step.held]
     held_other = [step.streams for readers, step in results.steps if readers == "other" and step.held]
     lines += [
         "",
-        "The steps are those of the streaming table above (the same criteria for \"holds\"), against one"
+        'The steps are those of the streaming table above (the same criteria for "holds"), against one'
         " instance writing through Redis; memory, threads, CPU and `/healthz` are the writing instance's."
         f" Held with readers on it: {', '.join(map(str, held_same)) or 'none'}; with readers on the other"
         f" instance: {', '.join(map(str, held_other)) or 'none'}"
-        + "".join(f" (the reading instance's CPU meanwhile, {step.streams} streams: {share:.0%} of one core)"
-                  for (_, step), share in zip(results.steps, results.reading_cpu) if share is not None)
+        + "".join(
+            f" (the reading instance's CPU meanwhile, {step.streams} streams: {share:.0%} of one core)"
+            for (_, step), share in zip(results.steps, results.reading_cpu, strict=False)
+            if share is not None
+        )
         + f". Goal: at least {streams.STREAMS_GOAL}"
         f" streams — {verdict(max(held_same, default=0) >= streams.STREAMS_GOAL)}."
         f" Worker memory when the instance had just started: {results.idle_rss_mib:.0f} MiB.",
     ]
     problems = lat.problems + [p for t in results.stops for p in t.problems] + over.problems
-    for readers, step in results.steps:
+    for _readers, step in results.steps:
         if step.problems:
             problems += [f"{n} × {problem} ({step.streams} streams)" for problem, n in step.problems.most_common(5)]
     if problems:

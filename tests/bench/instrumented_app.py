@@ -77,20 +77,31 @@ class Instruments:
             if len(samples) < 2:
                 return {"count": len(samples)}
             cuts = statistics.quantiles(samples, n=100, method="inclusive")
-            return {"count": len(samples), "median_ms": round(statistics.median(samples), 2),
-                    "p95_ms": round(cuts[94], 2), "p99_ms": round(cuts[98], 2), "max_ms": round(max(samples), 2),
-                    "total_s": round(sum(samples) / 1000, 3),
-                    "over_100ms": sum(1 for s in samples if s > 100)}
+            return {
+                "count": len(samples),
+                "median_ms": round(statistics.median(samples), 2),
+                "p95_ms": round(cuts[94], 2),
+                "p99_ms": round(cuts[98], 2),
+                "max_ms": round(max(samples), 2),
+                "total_s": round(sum(samples) / 1000, 3),
+                "over_100ms": sum(1 for s in samples if s > 100),
+            }
 
         with self.lock:
             return {
                 "scheduling_lag": summary(self.lags_ms),
-                "pool": {"size": pool.size(), "max_overflow": pool._max_overflow,
-                         "checked_out_peak": self.checked_out_peak,
-                         "checkout_wait": summary(self.pool_waits_ms)},
+                "pool": {
+                    "size": pool.size(),
+                    "max_overflow": pool._max_overflow,
+                    "checked_out_peak": self.checked_out_peak,
+                    "checkout_wait": summary(self.pool_waits_ms),
+                },
                 "statements": {kind: summary(samples) for kind, samples in sorted(self.statements.items())},
-                "replies": {**dict(sorted(self.replies.items())),
-                            "readers now": self.readers_now, "readers at most": self.readers_peak},
+                "replies": {
+                    **dict(sorted(self.replies.items())),
+                    "readers now": self.readers_now,
+                    "readers at most": self.readers_peak,
+                },
                 "threads": threading.active_count(),
             }
 
@@ -208,6 +219,7 @@ replies.start, replies.claim, replies.finish = counted_start, counted_claim, cou
 replies.interrupt, replies.follow = counted_interrupt, counted_follow
 
 for transport in (relay.LocalRelay, relay.RedisRelay):
+
     def counted_publish_piece(self, reply_id, offset, text, _original=transport.publish_piece):
         count("pieces published")
         return _original(self, reply_id, offset, text)

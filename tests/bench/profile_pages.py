@@ -90,8 +90,10 @@ def print_profile(client: FlaskClient, case: Case, requests: int = 200) -> None:
             if filename.endswith(ending) and (name == function or (function == "*" and name in conversations)):
                 spent[label] = spent.get(label, 0.0) + cumulative
     whole = spent.get(SPOTS[0][0]) or 1.0
-    print(f"\nWhere the time of {case.label} `{case.path}` goes ({requests} requests under cProfile,"
-          " which slows function calls down: read the shares, not the milliseconds):")
+    print(
+        f"\nWhere the time of {case.label} `{case.path}` goes ({requests} requests under cProfile,"
+        " which slows function calls down: read the shares, not the milliseconds):"
+    )
     for label, _ending, _function in SPOTS:
         seconds = spent.get(label, 0.0)
         print(f"  {seconds / whole:6.1%}  {seconds / requests * 1000:6.2f} ms/request  {label}")
@@ -117,8 +119,10 @@ def report(app: Flask, references: list[Case], pairs: list[Pair], profile: str |
     users = {case.user for pair in pairs for case in (pair.small, pair.large)} | {c.user for c in references}
     clients = {user: signed_in(app, user) if user else app.test_client() for user in users}
     print("| request | case | ms per request (in process) | response KB |\n|---|---|---:|---:|")
-    for title, label, case in [*((c.label, "", c) for c in references),
-                               *((pair.title, c.label, c) for pair in pairs for c in (pair.small, pair.large))]:
+    for title, label, case in [
+        *((c.label, "", c) for c in references),
+        *((pair.title, c.label, c) for pair in pairs for c in (pair.small, pair.large)),
+    ]:
         client = clients[case.user]
         size = len(client.get(case.path, headers=case.headers).get_data()) / 1000
         print(f"| {title} | {label} | {per_request_ms(client, case):.2f} | {size:.0f} |")

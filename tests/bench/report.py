@@ -51,8 +51,7 @@ def database_name() -> str:
 
 def versions() -> str:
     """The line above each table: what was measured, on what."""
-    return (f"{database_name()} · Python {platform.python_version()} · SQLAlchemy {sqlalchemy.__version__}"
-            f" · {machine()}")
+    return f"{database_name()} · Python {platform.python_version()} · SQLAlchemy {sqlalchemy.__version__} · {machine()}"
 
 
 def replace_section(readme_text: str, name: str, body: str) -> str:
@@ -124,5 +123,7 @@ class Neighbours:
 
     def line(self) -> str:
         share = self.others_seconds / self.seconds if self.seconds else float("nan")
-        return (f"Other processes on this machine (not the benchmark's) used {share:.0%} of one core on average"
-                f" during this benchmark ({self.seconds:.0f} s).")
+        return (
+            f"Other processes on this machine (not the benchmark's) used {share:.0%} of one core on average"
+            f" during this benchmark ({self.seconds:.0f} s)."
+        )

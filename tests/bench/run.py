@@ -57,8 +57,14 @@ from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
 
 BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances", "search")
-MODULES = {"data": "data_layer", "admin": "admin_table", "streams": "streams", "api": "api",
-           "instances": "instances", "search": "search"}
+MODULES = {
+    "data": "data_layer",
+    "admin": "admin_table",
+    "streams": "streams",
+    "api": "api",
+    "instances": "instances",
+    "search": "search",
+}
 
 
 def benchmark(name: str):
@@ -69,16 +75,32 @@ def benchmark(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite",
-                        help="for data, http and admin; postgres and both read BENCH_DATABASE_URL (default: sqlite)")
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres", "both"),
+        default="sqlite",
+        help="for data, http and admin; postgres and both read BENCH_DATABASE_URL (default: sqlite)",
+    )
     parser.add_argument("--only", choices=BENCHMARKS, help="run one of the benchmarks")
     parser.add_argument("--explain", action="store_true", help="print the query plans of the timed reads")
-    parser.add_argument("--requests", type=int, default=http_pages.REQUESTS,
-                        help=f"HTTP requests per case of the page benchmark (default: {http_pages.REQUESTS:,})")
-    parser.add_argument("--concurrency", type=int, default=http_pages.CONCURRENCY,
-                        help=f"HTTP client threads of the page benchmark (default: {http_pages.CONCURRENCY})")
-    parser.add_argument("--search-messages", type=int, default=1_000_000,
-                        help="messages of the large account of the search benchmark (default: 1,000,000)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=http_pages.REQUESTS,
+        help=f"HTTP requests per case of the page benchmark (default: {http_pages.REQUESTS:,})",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=http_pages.CONCURRENCY,
+        help=f"HTTP client threads of the page benchmark (default: {http_pages.CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--search-messages",
+        type=int,
+        default=1_000_000,
+        help="messages of the large account of the search benchmark (default: 1,000,000)",
+    )
     parser.add_argument("--update-readme", action="store_true", help="write the table(s) into README.md")
     args = parser.parse_args(argv)
     wanted = [args.only] if args.only else list(BENCHMARKS)

@@ -71,9 +71,16 @@ def seed_account(messages: int) -> tuple[int, float]:
     def conversations() -> Iterator[dict]:
         for i in range(threads):
             last = NOW - step * i
-            yield {"id": ids[i], "user_id": user_id, "title": f"Thread {i}", "model": "demo",
-                   "system_prompt": None, "message_count": PER_THREAD,
-                   "created_at": last - gap * PER_THREAD, "updated_at": last}
+            yield {
+                "id": ids[i],
+                "user_id": user_id,
+                "title": f"Thread {i}",
+                "model": "demo",
+                "system_prompt": None,
+                "message_count": PER_THREAD,
+                "created_at": last - gap * PER_THREAD,
+                "updated_at": last,
+            }
 
     def rows() -> Iterator[dict]:
         n = 0
@@ -81,11 +88,17 @@ def seed_account(messages: int) -> tuple[int, float]:
             last = NOW - step * i
             for position in range(1, PER_THREAD + 1):
                 n += 1
-                yield {"conversation_id": ids[i], "position": position,
-                       "role": "user" if position % 2 else "assistant",
-                       "content": message_text(rng, n, rare_every), "html": None, "tool_calls": None,
-                       "status": "complete", "error": None,
-                       "created_at": last - gap * (PER_THREAD - position)}
+                yield {
+                    "conversation_id": ids[i],
+                    "position": position,
+                    "role": "user" if position % 2 else "assistant",
+                    "content": message_text(rng, n, rare_every),
+                    "html": None,
+                    "tool_calls": None,
+                    "status": "complete",
+                    "error": None,
+                    "created_at": last - gap * (PER_THREAD - position),
+                }
 
     ids = [uuid.uuid4() for _ in range(threads)]
     insert_rows(Conversation, conversations())
@@ -144,7 +157,9 @@ def run(kind: str, large: int = LARGE) -> Results:
     large_seconds, big, setting = measure(kind, large)
     rows = [
         (name, small_timing, large_timing, small_found, large_found)
-        for (name, _), (small_timing, small_found), (large_timing, large_found) in zip(QUERIES, small, big)
+        for (name, _), (small_timing, small_found), (large_timing, large_found) in zip(
+            QUERIES, small, big, strict=False
+        )
     ]
     return Results(kind, large, (small_seconds, large_seconds), rows, setting)
 
@@ -178,6 +193,9 @@ def render(results: Results) -> str:
             missed.append(f"p95 under {GOAL_MS:.0f} ms: {name.split(':')[0]}")
         if ratio >= RATIO_GOAL:
             missed.append(f"ratio under {RATIO_GOAL}: {name.split(':')[0]}")
-    lines += ["", "Goals (issue 14): p95 under 50 ms and a ratio under 1.5 — "
-              + ("met." if not missed else "**not met**: " + "; ".join(missed) + ".")]
+    lines += [
+        "",
+        "Goals (issue 14): p95 under 50 ms and a ratio under 1.5 — "
+        + ("met." if not missed else "**not met**: " + "; ".join(missed) + "."),
+    ]
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 
 from flask import Flask
@@ -34,7 +34,7 @@ from webapp.models import Conversation, Message, User, new_session_token
 SMALL, LARGE = 100, 100_000
 OTHER_USERS, OTHER_THREADS = 8, 1_000  # other people's rows, so that the tables are not all ours
 BATCH = 10_000  # rows per executemany
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 GAP = timedelta(seconds=30)  # between two messages of a thread
 FILLER = "Could you explain how keyset pagination keeps every page equally cheap? " * 3
 PASSWORD = "bench password"
@@ -84,15 +84,25 @@ def thread(user_id: int, last_activity: datetime, message_count: int, title: str
     conversation_id = uuid.uuid4()
     first_at = last_activity - GAP * (message_count - 1)
     conversation = {
-        "id": conversation_id, "user_id": user_id, "title": title, "model": "demo", "system_prompt": None,
-        "message_count": message_count, "created_at": first_at, "updated_at": last_activity,
+        "id": conversation_id,
+        "user_id": user_id,
+        "title": title,
+        "model": "demo",
+        "system_prompt": None,
+        "message_count": message_count,
+        "created_at": first_at,
+        "updated_at": last_activity,
     }
     messages = (
         {
-            "conversation_id": conversation_id, "position": position,
+            "conversation_id": conversation_id,
+            "position": position,
             "role": "user" if position % 2 else "assistant",
-            "content": message_text(position), "html": f"<p>{message_text(position)}</p>",
-            "tool_calls": None, "status": "complete", "error": None,
+            "content": message_text(position),
+            "html": f"<p>{message_text(position)}</p>",
+            "tool_calls": None,
+            "status": "complete",
+            "error": None,
             "created_at": first_at + GAP * (position - 1),
         }
         for position in range(1, message_count + 1)
@@ -119,12 +129,22 @@ def insert_threads(threads: Iterable[Thread]) -> tuple[int, int]:
 def insert_users(names: Iterable[str], role: str = "user") -> dict[str, int]:
     """Accounts that sign in with ``PASSWORD``; every account's id by username."""
     password_hash = generate_password_hash(PASSWORD)  # slow on purpose, so only once
-    insert_rows(User, (
-        {"username": name, "username_key": name.lower(), "password_hash": password_hash, "role": role,
-         "active": True, "session_token": new_session_token(), "created_at": NOW - timedelta(days=800),
-         "last_login_at": None}
-        for name in names
-    ))
+    insert_rows(
+        User,
+        (
+            {
+                "username": name,
+                "username_key": name.lower(),
+                "password_hash": password_hash,
+                "role": role,
+                "active": True,
+                "session_token": new_session_token(),
+                "created_at": NOW - timedelta(days=800),
+                "last_login_at": None,
+            }
+            for name in names
+        ),
+    )
     return dict(db.session.execute(select(User.username, User.id)).all())
 
 
@@ -134,12 +154,14 @@ def seed() -> Seeded:
     users = insert_users(["few_threads", "many_threads", "threads", *(f"other_{i}" for i in range(OTHER_USERS))])
     short = thread(users["threads"], NOW - timedelta(hours=1), SMALL, "Short thread")
     long = thread(users["threads"], NOW - timedelta(hours=2), LARGE, "Long thread")
-    conversations, messages = insert_threads(chain(
-        account(users["few_threads"], SMALL),
-        account(users["many_threads"], LARGE),
-        *(account(users[f"other_{i}"], OTHER_THREADS) for i in range(OTHER_USERS)),
-        [short, long],
-    ))
+    conversations, messages = insert_threads(
+        chain(
+            account(users["few_threads"], SMALL),
+            account(users["many_threads"], LARGE),
+            *(account(users[f"other_{i}"], OTHER_THREADS) for i in range(OTHER_USERS)),
+            [short, long],
+        )
+    )
     db.session.commit()
     seconds = time.perf_counter() - start
 
@@ -183,9 +205,10 @@ def bench_app(kind: str) -> Iterator[tuple[Flask, str]]:
         # ``options`` parameter, which psycopg takes from the URL's query.
         separator = "&" if "?" in url else "?"
         server_url = f"{url}{separator}options=-csearch_path%3D{schema}"
-        yield from with_tables(create_app(
-            {**settings, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options}
-        ), server_url)
+        yield from with_tables(
+            create_app({**settings, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options}),
+            server_url,
+        )
     finally:
         with admin.connect() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))

@@ -97,6 +97,7 @@ def progress(message: str) -> None:
 @dataclass
 class Stream:
     """One post and the reader of its reply."""
+
     conversation: uuid.UUID
     tokens: int
     message_id: int | None = None
@@ -118,8 +119,11 @@ class Stream:
     def latencies_ms(self) -> list[float]:
         """Model-to-reader time of the tokens written after the reader was connected
         (those written before came in its first event, all at once, by design)."""
-        return [(got - sent) / 1e6 for index, (sent, got) in self.arrivals.items()
-                if sent >= self.opened_ns and index not in self.final_only]
+        return [
+            (got - sent) / 1e6
+            for index, (sent, got) in self.arrivals.items()
+            if sent >= self.opened_ns and index not in self.final_only
+        ]
 
     def first_token_ms(self) -> float | None:
         if not self.arrivals:
@@ -169,18 +173,26 @@ def follow(port: int, session: Session, stream: Stream, interval_ms: int, read_p
         connection.close()
 
 
-def post(connection: HTTPConnection, port: int, session: Session, stream: Stream, interval_ms: int,
-         tag: str = "") -> str | None:
+def post(
+    connection: HTTPConnection, port: int, session: Session, stream: Stream, interval_ms: int, tag: str = ""
+) -> str | None:
     """Post the message that asks the fake model for ``stream``'s reply, as htmx
     does; the path of the reply's stream (None, and ``stream.error``, if the
     answer has none). ``tag`` goes into the message, to tell its model call apart."""
     thread_url = f"/c/{stream.conversation}"
     stream.posted_ns = time.monotonic_ns()
-    connection.request("POST", f"{thread_url}/messages", urlencode({"content": fake_model.prompt(
-        stream.tokens, interval_ms) + tag}), {
-        "Cookie": session.cookie, "X-CSRFToken": session.csrf, "HX-Request": "true",
-        "HX-Current-URL": f"http://{HOST}:{port}{thread_url}",
-        "Content-Type": "application/x-www-form-urlencoded"})
+    connection.request(
+        "POST",
+        f"{thread_url}/messages",
+        urlencode({"content": fake_model.prompt(stream.tokens, interval_ms) + tag}),
+        {
+            "Cookie": session.cookie,
+            "X-CSRFToken": session.csrf,
+            "HX-Request": "true",
+            "HX-Current-URL": f"http://{HOST}:{port}{thread_url}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
     response = connection.getresponse()
     body = response.read().decode()
     source = re.search(r'hx-sse:connect="([^"]+)"', body)
@@ -194,8 +206,9 @@ def post(connection: HTTPConnection, port: int, session: Session, stream: Stream
 
 def read(connection: HTTPConnection, session: Session, path: str, stream: Stream) -> None:
     """Read the reply's stream at ``path`` until `event: done`."""
-    connection.request("GET", path, headers={
-        "Cookie": session.cookie, "Accept": "text/event-stream", "HX-Request": "true"})
+    connection.request(
+        "GET", path, headers={"Cookie": session.cookie, "Accept": "text/event-stream", "HX-Request": "true"}
+    )
     response = connection.getresponse()
     stream.opened_ns = time.monotonic_ns()
     if response.status != 200 or not response.getheader("Content-Type", "").startswith("text/event-stream"):
@@ -248,8 +261,14 @@ def fake_model_server(log: Path | None = None):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if log is not None:
         env["BENCH_FAKE_MODEL_LOG"] = str(log)
-    process = subprocess.Popen([sys.executable, "-m", "tests.bench.fake_model"], cwd=ROOT,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.fake_model"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         base_url = process.stdout.readline().strip()
         if not base_url.startswith("http://"):
@@ -339,8 +358,9 @@ class Probe:
         self._thread.join()
 
 
-SERVER_PROBLEM = re.compile(r"^(?:\S+\.)?(\w+(?:Error|Exception|Timeout)\b.*)$|^.*\b(WORKER TIMEOUT|Traceback)\b.*$",
-                            re.MULTILINE)
+SERVER_PROBLEM = re.compile(
+    r"^(?:\S+\.)?(\w+(?:Error|Exception|Timeout)\b.*)$|^.*\b(WORKER TIMEOUT|Traceback)\b.*$", re.MULTILINE
+)
 
 
 def log_problems(log: Path, offset: int) -> Counter:
@@ -359,8 +379,12 @@ def check_rows(streams: list[Stream]) -> tuple[Counter, set[int]]:
     """What is wrong with the reply rows, as the database has them, and which rows it is."""
     problems, wrong = Counter(), set()
     ids = {s.message_id: s for s in streams if s.message_id is not None}
-    rows = {row.id: row for row in db.session.execute(
-        select(Message.id, Message.status, Message.content, Message.error).where(Message.id.in_(ids)))}
+    rows = {
+        row.id: row
+        for row in db.session.execute(
+            select(Message.id, Message.status, Message.content, Message.error).where(Message.id.in_(ids))
+        )
+    }
     db.session.remove()
     for message_id, stream in ids.items():
         row = rows.get(message_id)
@@ -384,14 +408,20 @@ def check_rows(streams: list[Stream]) -> tuple[Counter, set[int]]:
 WRITE_TRIGGERS = [
     "CREATE TABLE bench_writes (id INTEGER PRIMARY KEY, tbl TEXT, op TEXT, row_id TEXT, status TEXT,"
     " old_status TEXT, text_changed INTEGER)",
-    *(f"CREATE TRIGGER bench_{table}_{op.lower()} AFTER {op} ON {table} BEGIN "
-      f"INSERT INTO bench_writes (tbl, op, row_id, status, old_status, text_changed)"
-      f" VALUES ('{table}', '{op}', NEW.id, {status}, {old_status}, {changed}); END"
-      for table, status in (("messages", "NEW.status"), ("conversations", "NULL"))
-      for op, old_status, changed in (
-          ("INSERT", "NULL", "NULL"),
-          ("UPDATE", "OLD.status" if table == "messages" else "NULL",
-           "OLD.content IS NOT NEW.content" if table == "messages" else "NULL"))),
+    *(
+        f"CREATE TRIGGER bench_{table}_{op.lower()} AFTER {op} ON {table} BEGIN "
+        f"INSERT INTO bench_writes (tbl, op, row_id, status, old_status, text_changed)"
+        f" VALUES ('{table}', '{op}', NEW.id, {status}, {old_status}, {changed}); END"
+        for table, status in (("messages", "NEW.status"), ("conversations", "NULL"))
+        for op, old_status, changed in (
+            ("INSERT", "NULL", "NULL"),
+            (
+                "UPDATE",
+                "OLD.status" if table == "messages" else "NULL",
+                "OLD.content IS NOT NEW.content" if table == "messages" else "NULL",
+            ),
+        )
+    ),
 ]
 
 
@@ -420,7 +450,8 @@ def long_reply(server: Server, session: Session, conversation: uuid.UUID) -> Lon
     seconds, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu
     with db.engine.begin() as connection:
         rows = connection.execute(
-            text("SELECT tbl, op, row_id, status, old_status, text_changed FROM bench_writes")).all()
+            text("SELECT tbl, op, row_id, status, old_status, text_changed FROM bench_writes")
+        ).all()
         for table in ("messages", "conversations"):
             for op in ("insert", "update"):
                 connection.execute(text(f"DROP TRIGGER bench_{table}_{op}"))
@@ -433,17 +464,26 @@ def long_reply(server: Server, session: Session, conversation: uuid.UUID) -> Lon
             if op == "INSERT":
                 kind = "insert (pending)"
             elif status == old_status == "streaming":
-                kind = ("update while streaming: text saved" if text_changed
-                        else "update while streaming: lease renewed (the heartbeat)")
+                kind = (
+                    "update while streaming: text saved"
+                    if text_changed
+                    else "update while streaming: lease renewed (the heartbeat)"
+                )
             else:
                 kind = f"update {old_status} → {status}"
             writes[("the reply", kind)] += 1
         else:
             writes[("the user message", op.lower())] += 1
     latencies = stream.latencies_ms()
-    return LongReply(stream, Timing.of(latencies) if len(latencies) > 1 else None,
-                     max(latencies, default=float("nan")), len(latencies), writes, seconds,
-                     cpu * 1000 / LONG_TOKENS)
+    return LongReply(
+        stream,
+        Timing.of(latencies) if len(latencies) > 1 else None,
+        max(latencies, default=float("nan")),
+        len(latencies),
+        writes,
+        seconds,
+        cpu * 1000 / LONG_TOKENS,
+    )
 
 
 # --- 2. concurrent streams ---------------------------------------------------------------
@@ -475,9 +515,15 @@ class Step:
 
     @property
     def held(self) -> bool:
-        return (self.completed == self.streams and not self.errors and self.window_s >= WINDOW_GOAL_S
-                and self.latency is not None and self.latency.p95_ms < STEADY_GOAL_MS
-                and self.gap is not None and self.gap.p95_ms < STEADY_GOAL_MS)
+        return (
+            self.completed == self.streams
+            and not self.errors
+            and self.window_s >= WINDOW_GOAL_S
+            and self.latency is not None
+            and self.latency.p95_ms < STEADY_GOAL_MS
+            and self.gap is not None
+            and self.gap.p95_ms < STEADY_GOAL_MS
+        )
 
 
 def timing(samples: list[float]) -> Timing | None:
@@ -499,12 +545,18 @@ def followed_database(stream: Stream) -> bool:
     times = stream.event_times
     if len(times) < 3:
         return bool(stream.arrivals) and stream.tokens > 20
-    gaps = [(b - a) / 1e9 for a, b in zip(times, times[1:])]
+    gaps = [(b - a) / 1e9 for a, b in zip(times, times[1:], strict=False)]
     return statistics.median(gaps) >= SAVE_SECONDS / 2
 
 
-def step(server: Server, session: Session, conversations: list[uuid.UUID], count: int, log: Path,
-         read_port: int | None = None) -> Step:
+def step(
+    server: Server,
+    session: Session,
+    conversations: list[uuid.UUID],
+    count: int,
+    log: Path,
+    read_port: int | None = None,
+) -> Step:
     """``count`` posts to ``server`` at once, each reply read from ``server``
     (or from ``read_port``: another instance)."""
     streams = [Stream(conversation, STEP_TOKENS) for conversation in conversations[:count]]
@@ -539,8 +591,9 @@ def step(server: Server, session: Session, conversations: list[uuid.UUID], count
     problems += Counter({f"server log: {k}": n for k, n in log_problems(log, log_offset).items()})
     if probe.failures:
         problems["`GET /healthz` failed meanwhile"] += probe.failures
-    completed = sum(1 for s in streams if s.done and not s.error and len(s.arrivals) == s.tokens
-                    and s.message_id not in wrong_rows)
+    completed = sum(
+        1 for s in streams if s.done and not s.error and len(s.arrivals) == s.tokens and s.message_id not in wrong_rows
+    )
     first = [ms for s in streams if (ms := s.first_token_ms()) is not None]
     window_start, window_end = steady_window(streams)
 
@@ -551,17 +604,29 @@ def step(server: Server, session: Session, conversations: list[uuid.UUID], count
     for s in streams:
         latencies += [(got - sent) / 1e6 for sent, got in s.arrivals.values() if in_window(sent)]
         ordered = [s.arrivals[i] for i in range(s.tokens) if i in s.arrivals]
-        gaps += [(b[1] - a[1]) / 1e6 for a, b in zip(ordered, ordered[1:]) if in_window(a[0]) and in_window(b[0])]
+        gaps += [
+            (b[1] - a[1]) / 1e6
+            for a, b in zip(ordered, ordered[1:], strict=False)
+            if in_window(a[0]) and in_window(b[0])
+        ]
     opened = [s.opened_ns for s in streams if s.opened_ns]
     return Step(
-        streams=count, completed=completed,
+        streams=count,
+        completed=completed,
         connected_s=(max(opened) - started_ns) / 1e9 if len(opened) == count else float("nan"),
-        first_token=timing(first), first_token_max_ms=max(first, default=float("nan")),
-        window_s=(window_end - window_start) / 1e9, latency=timing(latencies), gap=timing(gaps),
+        first_token=timing(first),
+        first_token_max_ms=max(first, default=float("nan")),
+        window_s=(window_end - window_start) / 1e9,
+        latency=timing(latencies),
+        gap=timing(gaps),
         batched=sum(1 for s in streams if followed_database(s)),
-        healthz=timing(probe.latencies_ms), healthz_max_ms=max(probe.latencies_ms, default=float("nan")),
-        rss_before_mib=rss_before / 1024, rss_peak_mib=sampler.peak_rss_kib / 1024,
-        threads_peak=sampler.peak_threads, server_cpu_share=cpu / seconds, seconds=seconds,
+        healthz=timing(probe.latencies_ms),
+        healthz_max_ms=max(probe.latencies_ms, default=float("nan")),
+        rss_before_mib=rss_before / 1024,
+        rss_peak_mib=sampler.peak_rss_kib / 1024,
+        threads_peak=sampler.peak_threads,
+        server_cpu_share=cpu / seconds,
+        seconds=seconds,
         problems=problems,
     )
 
@@ -590,15 +655,26 @@ def seed_threads(count: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
 
 
 @contextmanager
-def streaming_server(app: str = "wsgi:app", extra_env: dict[str, str] | None = None,
-                     gunicorn_args: tuple[str, ...] = (), threads: int = max(STEPS)):
+def streaming_server(
+    app: str = "wsgi:app",
+    extra_env: dict[str, str] | None = None,
+    gunicorn_args: tuple[str, ...] = (),
+    threads: int = max(STEPS),
+):
     """Parley on a seeded throwaway database, talking to the fake model:
     ``(server, session, long thread, step threads, gunicorn's log)``."""
-    with bench_app("sqlite") as (_app, url), fake_model_server() as model_url, \
-            tempfile.TemporaryDirectory(prefix="parley-bench-streams-") as directory:
+    with (
+        bench_app("sqlite") as (_app, url),
+        fake_model_server() as model_url,
+        tempfile.TemporaryDirectory(prefix="parley-bench-streams-") as directory,
+    ):
         long_thread, step_threads = seed_threads(threads)
-        env = {**server_environment(url), "PARLEY_LLM_BASE_URL": model_url,
-               "PARLEY_LLM_MODEL": fake_model.MODEL, **(extra_env or {})}
+        env = {
+            **server_environment(url),
+            "PARLEY_LLM_BASE_URL": model_url,
+            "PARLEY_LLM_MODEL": fake_model.MODEL,
+            **(extra_env or {}),
+        }
         log = Path(directory) / "gunicorn.log"
         try:
             with gunicorn(app, env, "/healthz", log, gunicorn_args) as server:
@@ -612,8 +688,10 @@ def run(steps: tuple[int, ...] = STEPS) -> Results:
     started = time.perf_counter()
     with streaming_server() as (server, session, long_thread, step_threads, log):
         idle_rss = Sampler(server).now()[0] / 1024
-        progress(f"one reply of {LONG_TOKENS:,} tokens at {1000 // INTERVAL_MS} a second"
-                 f" ({LONG_TOKENS * INTERVAL_MS / 1000:.0f} s)")
+        progress(
+            f"one reply of {LONG_TOKENS:,} tokens at {1000 // INTERVAL_MS} a second"
+            f" ({LONG_TOKENS * INTERVAL_MS / 1000:.0f} s)"
+        )
         long = long_reply(server, session, long_thread)
         if long.stream.error:
             raise SystemExit(f"the long reply failed: {long.stream.error}")
@@ -663,19 +741,21 @@ def render(results: Results) -> str:
         f" | {long.total_writes} | a few dozen (≤ {WRITES_GOAL}):"
         f" {verdict(long.total_writes <= WRITES_GOAL)} |",
         "",
-        *step_table([(f"{s.streams}", s) for s in results.steps],
-                    f"streams at once ({STEP_TOKENS} tokens each, {1000 // INTERVAL_MS}/s)"),
+        *step_table(
+            [(f"{s.streams}", s) for s in results.steps],
+            f"streams at once ({STEP_TOKENS} tokens each, {1000 // INTERVAL_MS}/s)",
+        ),
     ]
     held = [s.streams for s in results.steps if s.held]
     most = max(held, default=0)
     lines += [
         "",
-        "The posts of a step go out at once; \"steady\" is the time from when every reader had its stream open"
+        'The posts of a step go out at once; "steady" is the time from when every reader had its stream open'
         " and every reply had begun to when the first reply ended, and its figures are those of the tokens"
         " written in it. A step holds when every reader got `event: done`, every reply row is `complete`"
         f" with all its tokens, nothing failed, and the steady state lasted {WINDOW_GOAL_S:g} s or more"
         f" with a p95 of added latency and of the gap under {STEADY_GOAL_MS} ms (the model sends a token"
-        f" every {INTERVAL_MS} ms). \"Fed from the database\": readers whose text came in batches about"
+        f' every {INTERVAL_MS} ms). "Fed from the database": readers whose text came in batches about'
         f" {SAVE_SECONDS:g} s apart, as it is saved (the engine's readers follow the relay, never the row,"
         f" so this should be 0). Held: {', '.join(map(str, held)) or 'none'}."
         f" Goal: at least {STREAMS_GOAL} streams — {verdict(most >= STREAMS_GOAL)}."
@@ -683,8 +763,11 @@ def render(results: Results) -> str:
     ]
     for s in results.steps:
         if s.problems:
-            lines.append(f"Errors with {s.streams} streams: "
-                         + "; ".join(f"{n} × {problem}" for problem, n in s.problems.most_common(5)) + ".")
+            lines.append(
+                f"Errors with {s.streams} streams: "
+                + "; ".join(f"{n} × {problem}" for problem, n in s.problems.most_common(5))
+                + "."
+            )
     return "\n".join(lines)
 
 

@@ -115,9 +115,7 @@ def live_server(app: Flask) -> Iterator[str]:
         server.server_close()
         got_request_exception.disconnect(record, app)
     if errors:
-        pytest.fail(
-            "The server raised while the test ran:\n" + "\n".join(f"- {e!r}" for e in errors), pytrace=False
-        )
+        pytest.fail("The server raised while the test ran:\n" + "\n".join(f"- {e!r}" for e in errors), pytrace=False)
 
 
 # --- the browser -----------------------------------------------------------------------

@@ -54,9 +54,7 @@ def sidebar_links(page: Page) -> Locator:
 
 
 def sidebar_item(page: Page, title: str) -> Locator:
-    return page.locator("#thread-groups .thread-item").filter(
-        has=page.get_by_role("link", name=title, exact=True)
-    )
+    return page.locator("#thread-groups .thread-item").filter(has=page.get_by_role("link", name=title, exact=True))
 
 
 def disclosure(scope: Page | Locator, name: str | re.Pattern[str]) -> Locator:

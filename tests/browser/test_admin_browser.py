@@ -150,12 +150,28 @@ def test_admin_renames_and_deletes_another_users_thread_and_the_owner_sees_it(
     deleted, renamed = rows.nth(0).locator("th, td"), rows.nth(1).locator("th, td")
     # When, who, what, which, whose, before, after, detail:
     expect(deleted).to_have_text(
-        [re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d"), "root", "Deleted a thread", f"thread {bob['Doomed thread']}",
-         "bob", "Doomed thread", "", "2 messages deleted with it"]
+        [
+            re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d"),
+            "root",
+            "Deleted a thread",
+            f"thread {bob['Doomed thread']}",
+            "bob",
+            "Doomed thread",
+            "",
+            "2 messages deleted with it",
+        ]
     )
     expect(renamed).to_have_text(
-        [re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d"), "root", "Renamed a thread", f"thread {bob['Rude title']}",
-         "bob", "Rude title", "A polite title", ""]
+        [
+            re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d"),
+            "root",
+            "Renamed a thread",
+            f"thread {bob['Rude title']}",
+            "bob",
+            "Rude title",
+            "A polite title",
+            "",
+        ]
     )
     check_accessibility(admin)
 
@@ -194,8 +210,12 @@ def busy_instance(app, admin_user, other_user, make_user, make_thread) -> dict[s
     long_title = "Planning the quarterly offsite: venues, travel budget, dietary needs and the agenda for day two"
     unbroken = "Supercalifragilisticexpialidocious" * 3
     threads = [
-        (other_user, "Trip to Lisbon", 12), (other_user, long_title, 4), (other_user, HOSTILE, 1),
-        (other_user, "Untitled draft", 0), (carol, "Recipes", 1_204), (carol, unbroken, 2),
+        (other_user, "Trip to Lisbon", 12),
+        (other_user, long_title, 4),
+        (other_user, HOSTILE, 1),
+        (other_user, "Untitled draft", 0),
+        (carol, "Recipes", 1_204),
+        (carol, unbroken, 2),
         (long_named, "Server migration checklist", 30),
     ]
     ids = {title: make_thread(owner, title, messages=n) for owner, title, n in threads}
@@ -271,7 +291,12 @@ def test_admin_pages_pass_axe_fit_the_screen_and_are_screenshotted(new_page, bus
 def test_admin_pages_read_well_in_dark_mode(new_page, busy_instance, admin_user):
     page = new_page(color_scheme="dark")
     sign_in(page, admin_user.username)
-    for path in ("/admin/conversations", f"/admin/conversations/{busy_instance['Recipes']}", "/admin/users", "/admin/audit"):
+    for path in (
+        "/admin/conversations",
+        f"/admin/conversations/{busy_instance['Recipes']}",
+        "/admin/users",
+        "/admin/audit",
+    ):
         page.goto(path)
         check_accessibility(page)
     page.goto("/admin/users")

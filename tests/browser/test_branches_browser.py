@@ -97,7 +97,7 @@ def assert_actions_fit(page: Page, article: Locator) -> None:
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"{label!r} sticks out of the window: {box}"
         boxes.append((label, box))
     for i, (a, first) in enumerate(boxes):
-        for b, second in boxes[i + 1:]:
+        for b, second in boxes[i + 1 :]:
             overlap_x = min(first["x"] + first["width"], second["x"] + second["width"]) - max(first["x"], second["x"])
             overlap_y = min(first["y"] + first["height"], second["y"] + second["height"]) - max(first["y"], second["y"])
             assert overlap_x <= 0.5 or overlap_y <= 0.5, f"{a!r} and {b!r} overlap: {first} {second}"
@@ -510,5 +510,3 @@ def test_an_empty_edit_without_javascript_shows_the_form_again_with_the_error(ne
     expect(page.get_by_text("Write the new text before saving.")).to_be_visible()
     expect(edit_box(user_article(page))).to_be_visible()
     expect(user_messages(page)).to_have_text(["Keep me"])
-
-

@@ -20,9 +20,9 @@ from tests.browser.helpers import (
     count_posts,
     disclosure,
     open_sidebar_menu,
+    page_kept,
     reply_is_finished,
     send_button,
-    page_kept,
     set_marker,
     sidebar_item,
     sidebar_links,
@@ -538,8 +538,9 @@ def test_chat_pages_look_right(new_page, user, make_thread, size):
     viewport = PHONE if size == "phone" else None
     page = new_page(viewport) if viewport else new_page()
     make_thread(user, "Planning the garden", messages=6, ago=timedelta(days=1, hours=2))
-    make_thread(user, "A question about tax forms that goes on and on well past any width", messages=2,
-                ago=timedelta(days=9))
+    make_thread(
+        user, "A question about tax forms that goes on and on well past any width", messages=2, ago=timedelta(days=9)
+    )
     sign_in(page, user.username)
     page.goto("/")
     check_accessibility(page)

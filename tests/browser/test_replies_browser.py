@@ -14,9 +14,9 @@ from tests.browser.helpers import (
     THREAD_URL,
     assistant_replies,
     composer,
+    page_kept,
     reply_is_finished,
     send_button,
-    page_kept,
     set_marker,
 )
 from webapp.assistant import provider_for

@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from webapp.administration import check_role, parse_active
 from webapp import forms
+from webapp.administration import check_role, parse_active
 from webapp.forms import rule
 
 

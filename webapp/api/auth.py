@@ -7,7 +7,8 @@ Flask-Login's redirect to the login page: a script cannot follow it.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Response, current_app, g, request
 from flask_login import current_user

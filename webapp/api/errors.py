@@ -74,7 +74,9 @@ def handle_api_error(error: ApiError) -> Response:
 
 def handle_parley_error(error: ParleyError) -> Response:
     field = error.field if isinstance(error, InvalidInput) else None
-    return error_response(status_of(error), ERROR_CODES.get(status_of(error), "bad_request"), error.message, field=field)
+    return error_response(
+        status_of(error), ERROR_CODES.get(status_of(error), "bad_request"), error.message, field=field
+    )
 
 
 def handle_csrf_error(error: CSRFError) -> Response:

@@ -49,7 +49,9 @@ def read_json_object(
     except BadRequest:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
     except RecursionError:
-        raise ApiError(400, "invalid_json", f"The JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels).") from None
+        raise ApiError(
+            400, "invalid_json", f"The JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)."
+        ) from None
     _check_storable(body)
     if not isinstance(body, dict):
         raise InvalidInput("body", "The body must be a JSON object.")

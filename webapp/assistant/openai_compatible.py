@@ -3,10 +3,9 @@ OpenAI, Ollama, vLLM, llama.cpp's server, LM Studio."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import threading
 import time
+from collections.abc import Iterator
 
 import openai
 
@@ -47,9 +46,7 @@ class OpenAICompatibleProvider:
                 "or set PARLEY_LLM_MODEL for the server."
             )
         try:
-            stream = self.client.chat.completions.create(
-                model=model, messages=self._messages(request), stream=True
-            )
+            stream = self.client.chat.completions.create(model=model, messages=self._messages(request), stream=True)
             # Stop closes the connection: the read below ends at once, even
             # while the model is still thinking and has sent no text.
             request.on_cancel(stream.close)
@@ -71,18 +68,13 @@ class OpenAICompatibleProvider:
                 f"The model server at {self.base_url} did not answer within {self.timeout} s."
             ) from None
         except openai.APIConnectionError:
-            raise ProviderError(
-                f"Could not reach the model server at {self.base_url}. Is it running?"
-            ) from None
+            raise ProviderError(f"Could not reach the model server at {self.base_url}. Is it running?") from None
         except openai.APIStatusError as error:
             raise ProviderError(
-                f"The model server at {self.base_url} refused the request "
-                f"({error.status_code}): {_detail(error)}"
+                f"The model server at {self.base_url} refused the request ({error.status_code}): {_detail(error)}"
             ) from None
         except (openai.APIError, ValueError, TypeError, AttributeError, KeyError):
-            raise ProviderError(
-                f"The model server at {self.base_url} sent a reply Parley could not read."
-            ) from None
+            raise ProviderError(f"The model server at {self.base_url} sent a reply Parley could not read.") from None
 
     def list_models(self) -> list[str]:
         """The server's models, if it lists them (kept for a few minutes);

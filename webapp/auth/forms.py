@@ -3,9 +3,9 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 from webapp.accounts import PASSWORD_MAX, USERNAME_MAX, check_password, check_username
+from webapp.forms import rule
 from webapp.models import TOKEN_NAME_MAX
 from webapp.tokens import clean_token_name
-from webapp.forms import rule
 
 
 class LoginForm(FlaskForm):

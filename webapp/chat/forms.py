@@ -5,7 +5,6 @@ from wtforms.validators import DataRequired, Optional, Regexp
 from webapp.conversations import check_message, check_model_name, check_system_prompt
 from webapp.forms import rule
 
-
 MESSAGE_ID = Regexp(r"^[0-9]{1,18}$", message="That is not a message of this thread.")
 
 

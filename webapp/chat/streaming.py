@@ -65,7 +65,9 @@ def _final(conversation_id: uuid.UUID, message_id: int) -> Iterator[str]:
     if message is not None:
         conversation = db.session.get(Conversation, conversation_id)
         versions = versions_of(conversation, [message])
-        yield sse(render_template("chat/_reply_final.html", message=message, conversation=conversation, versions=versions))
+        yield sse(
+            render_template("chat/_reply_final.html", message=message, conversation=conversation, versions=versions)
+        )
     db.session.close()
     yield sse(event="done")
 
@@ -166,7 +168,11 @@ def _messages_html(conversation_id: uuid.UUID, after: int, changed: list[int]) -
                 tail = message.id
         old_ids = [message_id for message_id in changed if message_id <= after]
         old = (
-            list(db.session.scalars(select(Message).where(Message.conversation_id == conversation_id, Message.id.in_(old_ids))))
+            list(
+                db.session.scalars(
+                    select(Message).where(Message.conversation_id == conversation_id, Message.id.in_(old_ids))
+                )
+            )
             if old_ids
             else []
         )

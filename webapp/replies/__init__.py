@@ -54,7 +54,7 @@ from webapp.database import after_commit
 from webapp.extensions import db
 from webapp.models import Message, utcnow
 from webapp.rendering import render_markdown
-from webapp.replies.relay import LocalRelay, Relay, RedisRelay, reply_channel, thread_channel
+from webapp.replies.relay import LocalRelay, RedisRelay, Relay, reply_channel, thread_channel
 
 log = logging.getLogger(__name__)
 
