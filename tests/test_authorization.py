@@ -21,13 +21,14 @@ from tests.factories import HTMX, PASSWORD, add_thread, sign_in
 from tests.html import parse
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import AuditEvent, Conversation, Message, User
+from webapp.models import AuditEvent, Conversation, Message, Share, User
+from webapp.shares import share_thread
 from webapp.tokens import create_token
 
 ROLES = ("anonymous", "owner", "other user", "admin")
 
-# Reachable without signing in.
-PUBLIC = {"auth.login", "auth.register", "auth.logout", "health.healthz", "static"}
+# Reachable without signing in (a shared link's page is for anyone who has it).
+PUBLIC = {"auth.login", "auth.register", "auth.logout", "health.healthz", "static", "sharing.shared"}
 
 # What a form needs to pass validation, so an open route does its work;
 # "{…}" is filled in from the world.
@@ -92,6 +93,8 @@ def url_for_rule(path: str, world: SimpleNamespace, role: str) -> str:
             "message_id": world.reply,
             "user_id": world.target,
             "token_id": world.tokens.get(role, world.tokens["owner"]),
+            "token": world.link,
+            "share_id": world.share,
             "filename": "css/parley.css",
         }
         assert name in values, f"the matrix cannot fill in <{name}> of {path}: give url_for_rule a real one"
@@ -214,6 +217,12 @@ OPEN = {
     ("GET", "admin.confirm_delete_user"): page("Delete the account carol?"),
     ("POST", "admin.delete_user"): redirect("/admin/users"),
     ("GET", "admin.audit"): page("Audit log"),
+    ("POST", "sharing.share"): redirect("/c/{thread}"),
+    ("POST", "sharing.stop_sharing"): redirect("/c/{thread}"),
+    ("GET", "sharing.shared"): page("Alice's"),
+    ("POST", "sharing.fork"): redirect(THREAD_URL),  # the visitor's copy
+    ("GET", "admin.shares"): page("Shared links"),
+    ("POST", "admin.revoke_share"): redirect("/admin/shares"),
 }
 # Routes that share an endpoint but answer differently.
 BY_PATH = {
@@ -224,14 +233,15 @@ BY_PATH = {
 
 @pytest.fixture
 def world(app, user, other_user, admin_user, make_user):
-    """alice (the owner) has a thread: her message and the assistant's reply;
-    bob is another user; root is the admin; carol is the account the
-    /admin/users routes act on. Each signed-in role has an API token."""
+    """alice (the owner) has a thread: her message and the assistant's reply,
+    shared by link; bob is another user; root is the admin; carol is the
+    account the /admin/users routes act on. Each signed-in role has an API token."""
     carol = make_user("carol")
     accounts = {"owner": user, "other user": other_user, "admin": admin_user}
     with app.app_context():
         thread = add_thread(db.session.get(User, user.id), "Alice's", messages=2)
         reply = db.session.scalar(select(Message.id).where(Message.role == "assistant"))
+        share = share_thread(thread)
         tokens = {
             role: create_token(db.session.get(User, account.id), "matrix")[0] for role, account in accounts.items()
         }
@@ -240,6 +250,8 @@ def world(app, user, other_user, admin_user, make_user):
             thread=thread.id,
             reply=reply,
             target=carol.id,
+            link=share.token,
+            share=share.id,
             tokens={role: token.id for role, token in tokens.items()},
             accounts=accounts,
         )
@@ -252,6 +264,7 @@ def snapshot(app) -> tuple:
             db.session.scalar(select(func.count()).select_from(Message)),
             db.session.execute(select(User.id, User.role, User.active, User.session_token).order_by(User.id)).all(),
             db.session.scalar(select(func.count()).select_from(AuditEvent)),
+            db.session.execute(select(Share.id, Share.updated_at)).all(),
         )
 
 
@@ -305,7 +318,7 @@ def test_the_matrix_covers_every_admin_route():
     assert admin >= {
         "admin.index", "admin.conversations", "admin.conversation", "admin.messages", "admin.rename",
         "admin.delete", "admin.users", "admin.set_role", "admin.set_active", "admin.confirm_delete_user",
-        "admin.delete_user", "admin.audit",
+        "admin.delete_user", "admin.audit", "admin.shares", "admin.revoke_share",
     }
 
 
@@ -364,6 +377,8 @@ QUERY_INPUTS = {
     "admin.messages": ["before"],
     "admin.users": ["q", "cursor"],
     "admin.audit": ["cursor"],
+    "admin.shares": ["cursor"],
+    "sharing.shared": ["after"],
 }
 NUL_CASES = [
     *(pytest.param("GET", endpoint, field, id=f"GET {endpoint} ?{field}") for endpoint, fields in QUERY_INPUTS.items() for field in fields),

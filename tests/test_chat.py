@@ -446,8 +446,8 @@ def test_thread_page_and_sidebar_run_a_fixed_number_of_queries(client, signed_in
         assert client.get(f"/c/{thread}").status_code == 200
     with count_queries() as sidebar:
         assert client.get("/sidebar", headers=HTMX).status_code == 200
-    # user, thread, the branch's messages, their versions, sidebar page; user, sidebar page
-    assert len(thread_page) == 5, thread_page
+    # user, thread, the branch's messages, their versions, its share link, sidebar page; user, sidebar page
+    assert len(thread_page) == 6, thread_page
     assert len(sidebar) == 2, sidebar
 
 

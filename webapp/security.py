@@ -74,7 +74,8 @@ def set_security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
+    # A page may ask for less (a shared link's page sends no referrer at all).
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     if current_app.config["PARLEY_SECURE_COOKIES"]:
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response

@@ -94,6 +94,31 @@
     details.open = false;
     details.querySelector("summary").focus();
   });
+
+  // A share link's Copy button (hidden until this file runs): copies the
+  // link and says so in the panel's status line, for screen readers too.
+  function showCopyButtons(scope) {
+    scope.querySelectorAll("button[data-copy][hidden]").forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showCopyButtons(document); });
+  document.addEventListener("htmx:after:swap", function () { showCopyButtons(document); });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    var field = document.getElementById(button.dataset.copy);
+    if (!field) return;
+    var status = button.closest(".share-body") && button.closest(".share-body").querySelector(".copy-status");
+    function done(message) { if (status) status.textContent = message; }
+    function fallback() {
+      field.select();
+      done(document.execCommand("copy") ? "Copied" : "Press Ctrl+C to copy the selected link");
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(function () { done("Copied"); }, fallback);
+    } else {
+      fallback();
+    }
+  });
   // After the message list is replaced (an edit, a new version, a step
   // between versions), give the keyboard back to the same control of the
   // same place in the thread (data-slot), or the next best one there, or the

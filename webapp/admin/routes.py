@@ -10,7 +10,7 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp import administration
+from webapp import administration, shares
 from webapp.admin import bp
 from webapp.admin.forms import ActionForm, ActiveForm, RoleForm, TitleForm
 from webapp.audit import CLI_ACTOR, list_events
@@ -258,6 +258,31 @@ def delete_user(user_id: int):
     db.session.commit()
     flash(f"Deleted the account {username}: {event.detail}.", "success")
     return redirect(back_to(form, url_for(".users")), 303)
+
+
+# --- shared links ----------------------------------------------------------------------------
+
+
+@bp.get("/shares", endpoint="shares")
+def shares_page():
+    if not shares.sharing_enabled():
+        raise NotFound("Sharing is turned off on this site.")
+    cursor = request.args.get("cursor") or None
+    return render_template(
+        "admin/shares.html", page=shares.list_all_shares(cursor, limit=PAGE), cursor=cursor, list_url=this_page()
+    )
+
+
+@bp.post("/shares/<int:share_id>/delete")
+def revoke_share(share_id: int):
+    if not shares.sharing_enabled():
+        raise NotFound("Sharing is turned off on this site.")
+    form = ActionForm()
+    check(form)
+    event = shares.admin_revoke(current_user, share_id)
+    db.session.commit()
+    flash(f"Turned off the link to “{event.old_value or 'Untitled chat'}” of {event.target_owner_name}.", "success")
+    return redirect(back_to(form, url_for(".shares")), 303)
 
 
 # --- audit log -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from webapp.auth.forms import LoginForm, PasswordForm, RegisterForm, TokenForm
 from webapp.errors import InvalidInput
 from webapp.extensions import db, limiter
 from webapp.security import safe_next_url
+from webapp.shares import list_shares, sharing_enabled
 from webapp.tokens import create_token, list_tokens, revoke_token
 
 
@@ -93,6 +94,7 @@ def render_settings(status: int = 200, *, password_form=None, token_form=None, n
         token_form=token_form or TokenForm(formdata=None),
         tokens=list_tokens(current_user),
         new_token=new_token,
+        shares=list_shares(current_user) if sharing_enabled() else None,
     ), status
 
 

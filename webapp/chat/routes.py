@@ -42,6 +42,7 @@ from webapp.models import Conversation, Message
 from webapp.pagination import Page, decode_activity_cursor, decode_position_cursor
 from webapp.search import parse_query
 from webapp.search import search as search_threads
+from webapp.shares import share_of, sharing_enabled
 
 SIDEBAR_PAGE = 50
 MESSAGES_PAGE = 50
@@ -96,7 +97,13 @@ def pane_context(
         # (not wherever another tab has moved the thread meanwhile).
         "tail": messages.items[-1].id if messages.items and later is None else None,
         "models": provider_for(current_app).list_models(),
+        **share_context(conversation),
     }
+
+
+def share_context(conversation: Conversation) -> dict:
+    """The thread's share link, which its header shows."""
+    return {"share": share_of(conversation) if sharing_enabled() else None}
 
 
 def render_page(
@@ -259,6 +266,7 @@ def rename(conversation_id: uuid.UUID):
         "chat/actions/rename.html",
         conversation=conversation,
         models=provider_for(current_app).list_models(),
+        **share_context(conversation),
         **sidebar_context(shown_thread_id()),
     )
 
