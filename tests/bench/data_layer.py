@@ -13,8 +13,9 @@ from collections.abc import Callable
 from sqlalchemy import event
 
 from tests.bench.report import Timing, versions
-from tests.bench.seed import LARGE, SMALL, Seeded
-from webapp.conversations import append_message, get_conversation, list_conversations, list_messages
+from tests.bench.seed import BRANCHES, LARGE, SMALL, Seeded
+from webapp.branches import list_messages, versions_of
+from webapp.conversations import append_message, get_conversation, list_conversations
 from webapp.extensions import db
 from webapp.models import Conversation, User
 
@@ -58,6 +59,20 @@ def loaders(seeded: Seeded) -> dict[str, Callable]:
     }
 
 
+def open_pane(conversation: Conversation) -> None:
+    """What the thread page reads of its messages: the branch's latest page
+    (a walk up the tree) and where each stands among its versions."""
+    page = list_messages(conversation, limit=PAGE)
+    versions_of(conversation, page.items)
+
+
+def load_earlier(conversation: Conversation) -> None:
+    """Open the pane, then the page above it: two walks up the branch."""
+    page = list_messages(conversation, limit=PAGE)
+    earlier = list_messages(conversation, before=page.next_cursor, limit=PAGE)
+    versions_of(conversation, earlier.items)
+
+
 def post_and_commit(conversation: Conversation) -> None:
     append_message(conversation, "user", "And how does that hold up in a long thread?")
     db.session.commit()
@@ -81,10 +96,18 @@ def run_operations(seeded: Seeded) -> list[tuple[str, Timing, Timing]]:
             lambda user: list_conversations(user, limit=PAGE),
         ),
         (
-            f"`list_messages(conversation, limit={PAGE})`: {SMALL:,} vs {LARGE:,} messages",
+            f"open the pane, `list_messages(conversation, limit={PAGE})` + `versions_of`: {SMALL:,} messages"
+            f" vs {LARGE:,} with {BRANCHES:,} branches",
             "short_thread",
             "long_thread",
-            lambda conversation: list_messages(conversation, limit=PAGE),
+            open_pane,
+        ),
+        (
+            f"open, then load earlier (`list_messages(…, before=…)` + `versions_of`): {SMALL:,}"
+            f" vs {LARGE:,} messages with {BRANCHES:,} branches",
+            "short_thread",
+            "long_thread",
+            load_earlier,
         ),
         # Last, as it adds messages to the threads the reads above measure.
         (

@@ -32,6 +32,7 @@ from webapp.extensions import db
 from webapp.models import Conversation, Message, User, new_session_token
 
 SMALL, LARGE = 100, 100_000
+BRANCHES = 1_000  # versions of messages along the long thread, each a branch of its own
 OTHER_USERS, OTHER_THREADS = 8, 1_000  # other people's rows, so that the tables are not all ours
 BATCH = 10_000  # rows per executemany
 NOW = datetime.now(UTC)
@@ -110,6 +111,56 @@ def thread(user_id: int, last_activity: datetime, message_count: int, title: str
     return conversation, messages
 
 
+def link_messages() -> None:
+    """Make each seeded thread one branch: every message follows the one
+    before it, and the thread shows its last (what migration 0006 does to
+    threads written before messages had parents)."""
+    db.session.execute(
+        text(
+            "UPDATE messages SET parent_id = (SELECT previous.id FROM messages AS previous"
+            " WHERE previous.conversation_id = messages.conversation_id AND previous.position = messages.position - 1)"
+        )
+    )
+    db.session.execute(
+        text(
+            "UPDATE conversations SET current_message_id = (SELECT last.id FROM messages AS last"
+            " WHERE last.conversation_id = conversations.id AND last.position = conversations.message_count)"
+        )
+    )
+
+
+def add_branches(conversation_id: uuid.UUID, count: int) -> int:
+    """``count`` other versions of messages spread along the thread, each a
+    branch of its own; the thread still shows its long first branch."""
+    conversation = db.session.get(Conversation, conversation_id)
+    positions = range(2, conversation.message_count, max(1, conversation.message_count // count))
+    parents = dict(
+        db.session.execute(
+            select(Message.position, Message.parent_id).where(
+                Message.conversation_id == conversation_id, Message.position.in_(list(positions)[:count])
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "position": conversation.message_count + n,
+            "parent_id": parents[position],
+            "role": "user" if position % 2 else "assistant",
+            "content": f"Another version. {message_text(position)}",
+            "html": None,
+            "tool_calls": None,
+            "status": "complete",
+            "error": None,
+            "created_at": NOW,
+        }
+        for n, position in enumerate(sorted(parents), start=1)
+    ]
+    insert_rows(Message, rows)
+    conversation.message_count += len(rows)
+    return len(rows)
+
+
 def account(user_id: int, count: int) -> Iterator[Thread]:
     """``count`` two-message conversations, their activity spread over two years."""
     step = timedelta(days=730) / count
@@ -162,6 +213,8 @@ def seed() -> Seeded:
             [short, long],
         )
     )
+    link_messages()
+    messages += add_branches(long[0]["id"], BRANCHES)
     db.session.commit()
     seconds = time.perf_counter() - start
 
