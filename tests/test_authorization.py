@@ -316,9 +316,20 @@ def test_route_access(app, client, world, path, method, endpoint, role):
 def test_the_matrix_covers_every_admin_route():
     admin = {endpoint for path, _, endpoint in ROUTES if path.startswith("/admin")}
     assert admin >= {
-        "admin.index", "admin.conversations", "admin.conversation", "admin.messages", "admin.rename",
-        "admin.delete", "admin.users", "admin.set_role", "admin.set_active", "admin.confirm_delete_user",
-        "admin.delete_user", "admin.audit", "admin.shares", "admin.revoke_share",
+        "admin.index",
+        "admin.conversations",
+        "admin.conversation",
+        "admin.messages",
+        "admin.rename",
+        "admin.delete",
+        "admin.users",
+        "admin.set_role",
+        "admin.set_active",
+        "admin.confirm_delete_user",
+        "admin.delete_user",
+        "admin.audit",
+        "admin.shares",
+        "admin.revoke_share",
     }
 
 
@@ -334,7 +345,9 @@ def opener(path: str, endpoint: str) -> str:
 
 
 def route_of(endpoint: str, method: str) -> str:
-    return next(path for path, route_method, route_endpoint in ROUTES if (route_endpoint, route_method) == (endpoint, method))
+    return next(
+        path for path, route_method, route_endpoint in ROUTES if (route_endpoint, route_method) == (endpoint, method)
+    )
 
 
 INTEGER_ID = re.compile(r"<(?:int|bigint)(?:\([^)]*\))?:\w+>")
@@ -381,8 +394,16 @@ QUERY_INPUTS = {
     "sharing.shared": ["after"],
 }
 NUL_CASES = [
-    *(pytest.param("GET", endpoint, field, id=f"GET {endpoint} ?{field}") for endpoint, fields in QUERY_INPUTS.items() for field in fields),
-    *(pytest.param("POST", endpoint, field, id=f"POST {endpoint} {field}") for endpoint, data in FORM_DATA.items() for field in data),
+    *(
+        pytest.param("GET", endpoint, field, id=f"GET {endpoint} ?{field}")
+        for endpoint, fields in QUERY_INPUTS.items()
+        for field in fields
+    ),
+    *(
+        pytest.param("POST", endpoint, field, id=f"POST {endpoint} {field}")
+        for endpoint, data in FORM_DATA.items()
+        for field in data
+    ),
 ]
 
 

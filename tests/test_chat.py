@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -64,7 +64,9 @@ def test_chat_routes_need_sign_in(client, method, path):
         ("post", "/delete", {}),
     ],
 )
-def test_another_users_thread_is_404_and_untouched(app, client, signed_in, other_user, make_thread, method, suffix, data):
+def test_another_users_thread_is_404_and_untouched(
+    app, client, signed_in, other_user, make_thread, method, suffix, data
+):
     theirs = make_thread(other_user, "Bob's", messages=1)
     response = getattr(client, method)(f"/c/{theirs}{suffix}", data=data)
     assert response.status_code == 404
@@ -138,7 +140,9 @@ def test_first_message_over_htmx_swaps_in_the_thread_and_pushes_its_url(app, cli
     ],
 )
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
-def test_bad_first_message_is_refused_keeps_the_text_and_stores_nothing(app, client, signed_in, content, message, headers):
+def test_bad_first_message_is_refused_keeps_the_text_and_stores_nothing(
+    app, client, signed_in, content, message, headers
+):
     response = client.post("/c", data={"content": content}, headers=headers)
     assert response.status_code == 422
     assert message in response.text
@@ -232,7 +236,11 @@ def test_bad_message_cursor_is_422(client, signed_in, make_thread):
 def test_assistant_markdown_renders_and_hostile_input_stays_inert(client, signed_in, seed):
     with seed():
         conversation = create_conversation(db.session.get(User, signed_in.id), "<img src=x onerror=alert(1)>")
-        append_message(conversation, "assistant", "# Hi\n\n[x](javascript:alert(1)) [ok](https://example.org)\n\n<script>alert(1)</script>\n\n```python\nprint(1)\n```")
+        append_message(
+            conversation,
+            "assistant",
+            "# Hi\n\n[x](javascript:alert(1)) [ok](https://example.org)\n\n<script>alert(1)</script>\n\n```python\nprint(1)\n```",
+        )
         append_message(conversation, "user", "<img src=x onerror=alert(1)> [x](javascript:alert(1))")
         thread = conversation.id
     page = client.get(f"/c/{thread}").text
@@ -261,7 +269,8 @@ def test_rename_moves_the_thread_to_the_top(client, signed_in, make_thread):
 def test_rename_over_htmx_updates_header_and_sidebar(client, signed_in, make_thread):
     thread = make_thread(signed_in, "Old")
     response = client.post(
-        f"/c/{thread}/title", data={"title": "New <b>name</b>"},
+        f"/c/{thread}/title",
+        data={"title": "New <b>name</b>"},
         headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{thread}"},
     )
     assert response.status_code == 200
@@ -277,7 +286,8 @@ def test_rename_over_htmx_of_another_thread_leaves_the_open_one_alone(client, si
     shown = make_thread(signed_in, "Open")
     other = make_thread(signed_in, "Other")
     response = client.post(
-        f"/c/{other}/title", data={"title": "Renamed"},
+        f"/c/{other}/title",
+        data={"title": "Renamed"},
         headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{shown}"},
     )
     assert response.status_code == 200
@@ -315,9 +325,7 @@ def test_delete_removes_the_thread_and_its_messages(app, client, signed_in, make
 
 def test_delete_over_htmx_of_the_open_thread_returns_home(client, signed_in, make_thread):
     thread = make_thread(signed_in)
-    response = client.post(
-        f"/c/{thread}/delete", headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{thread}"}
-    )
+    response = client.post(f"/c/{thread}/delete", headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{thread}"})
     assert response.headers["HX-Redirect"] == "/"
 
 
@@ -333,9 +341,7 @@ def test_delete_over_htmx_from_another_page_updates_the_sidebar(client, signed_i
 def test_delete_over_htmx_from_another_thread_keeps_it_highlighted(client, signed_in, make_thread):
     doomed = make_thread(signed_in, "Doomed")
     shown = make_thread(signed_in, "Open")
-    response = client.post(
-        f"/c/{doomed}/delete", headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{shown}?x=1"}
-    )
+    response = client.post(f"/c/{doomed}/delete", headers={**HTMX, "HX-Current-URL": f"http://localhost/c/{shown}?x=1"})
     assert sidebar_titles(response.text) == ["Open"]
     html = parse(response.text)
     assert "current" in html.by_id(f"thread-{shown}").classes
@@ -380,14 +386,15 @@ def test_sidebar_next_page_without_javascript_is_a_full_page(client, signed_in, 
 
 
 def test_sidebar_groups_threads_by_last_activity(app, client, signed_in, seed):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ages = {"today": 0, "yesterday": 1, "week": 5, "month": 20, "old": 90}
     with seed():
         user = db.session.get(User, signed_in.id)
         for title, days in ages.items():
             conversation = create_conversation(user, title)
             db.session.execute(
-                update(Conversation).where(Conversation.id == conversation.id)
+                update(Conversation)
+                .where(Conversation.id == conversation.id)
                 .values(updated_at=now - timedelta(days=days))
             )
     sidebar = parse(client.get("/").text).by_id("thread-groups")
@@ -399,11 +406,11 @@ def test_sidebar_groups_threads_by_last_activity(app, client, signed_in, seed):
     ("when", "zone", "group"),
     [
         # 22:00 UTC on 1 March is 12:00 on 2 March in Kiritimati (UTC+14).
-        (datetime(2026, 3, 1, 22, tzinfo=timezone.utc), "Pacific/Kiritimati", "Today"),
-        (datetime(2026, 3, 1, 22, tzinfo=timezone.utc), "UTC", "Yesterday"),
-        (datetime(2026, 2, 23, 12, tzinfo=timezone.utc), "UTC", "Previous 7 days"),
-        (datetime(2026, 2, 1, 12, tzinfo=timezone.utc), "UTC", "Previous 30 days"),
-        (datetime(2025, 12, 1, 12, tzinfo=timezone.utc), "UTC", "Older"),
+        (datetime(2026, 3, 1, 22, tzinfo=UTC), "Pacific/Kiritimati", "Today"),
+        (datetime(2026, 3, 1, 22, tzinfo=UTC), "UTC", "Yesterday"),
+        (datetime(2026, 2, 23, 12, tzinfo=UTC), "UTC", "Previous 7 days"),
+        (datetime(2026, 2, 1, 12, tzinfo=UTC), "UTC", "Previous 30 days"),
+        (datetime(2025, 12, 1, 12, tzinfo=UTC), "UTC", "Older"),
     ],
 )
 def test_group_of_counts_days_in_the_viewers_time_zone(when, zone, group):
@@ -436,7 +443,9 @@ def test_sidebar_only_ever_lists_the_viewers_threads(client, signed_in, other_us
 
 
 @pytest.mark.parametrize("size", [3, 150])
-def test_thread_page_and_sidebar_run_a_fixed_number_of_queries(client, signed_in, seed, make_thread, count_queries, size):
+def test_thread_page_and_sidebar_run_a_fixed_number_of_queries(
+    client, signed_in, seed, make_thread, count_queries, size
+):
     with seed():
         user = db.session.get(User, signed_in.id)
         for i in range(size):
@@ -495,7 +504,9 @@ def test_thread_settings_are_saved_and_validated(app, client, signed_in, other_u
     response = client.post(f"/c/{thread}/settings", data={"model": "m" * 201, "system_prompt": ""})
     assert response.status_code == 422
     assert "at most 200 characters" in response.text
-    response = client.post(f"/c/{thread}/settings", data={"model": " llama3 ", "system_prompt": "Be kind."}, headers=HTMX)
+    response = client.post(
+        f"/c/{thread}/settings", data={"model": " llama3 ", "system_prompt": "Be kind."}, headers=HTMX
+    )
     assert response.status_code == 200
     assert "Chat settings saved." in response.text
     with app.app_context():
