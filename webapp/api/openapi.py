@@ -121,6 +121,16 @@ def _page(item: str, cursor_parameter: str) -> dict[str, Any]:
     }
 
 
+_SHARE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url", "created_at"],
+    "properties": {
+        "url": {"type": "string", "description": "The link: anyone who has it can read the snapshot."},
+        "created_at": {**_TIMESTAMP, "description": "When the link was first made (refreshing keeps it)."},
+    },
+}
+
 _SEARCH_HIT = {
     "type": "object",
     "additionalProperties": False,
@@ -398,6 +408,27 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     },
                 },
             },
+            "/api/conversations/{conversation_id}/share": {
+                "parameters": [_ref("parameters", "ConversationId")],
+                "post": {
+                    "operationId": "shareConversation",
+                    "summary": "Make the conversation's read-only share link, or refresh what it shows (the same "
+                    "link): a snapshot of the shown branch as it is now",
+                    "responses": {
+                        "201": {"description": "Made.", "content": _json(_ref("schemas", "Share"))},
+                        "200": {"description": "Refreshed.", "content": _json(_ref("schemas", "Share"))},
+                        **_error_responses(401, 403, 404, 429),
+                    },
+                },
+                "delete": {
+                    "operationId": "stopSharingConversation",
+                    "summary": "Turn the share link off; it answers 404 from then on",
+                    "responses": {
+                        "204": {"description": "Turned off."},
+                        **_error_responses(401, 403, 404, 429),
+                    },
+                },
+            },
             "/api/search": {
                 "get": {
                     "operationId": "search",
@@ -465,6 +496,7 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 "Error": _ERROR,
                 "SearchHit": _SEARCH_HIT,
                 "SearchPage": _page("SearchHit", "cursor"),
+                "Share": _SHARE,
             },
             "responses": {
                 "BadRequest": _error_response("The body is not JSON, or not valid JSON."),
@@ -473,7 +505,9 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
                 ),
                 "Forbidden": _error_response("A cookie-authenticated write without a valid X-CSRFToken header."),
-                "NotFound": _error_response("No such conversation among the caller's."),
+                "NotFound": _error_response(
+                    "No such conversation among the caller's (or, for its share link, none, or sharing is off)."
+                ),
                 "TooLarge": _error_response("The body is larger than the server accepts."),
                 "Invalid": _error_response("A field is missing, unknown, of the wrong type or out of range."),
                 "RateLimited": _error_response(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import current_app, request, url_for
 
-from webapp import branches, conversations
+from webapp import branches, conversations, shares
 from webapp.conversations import SHOWN
 from webapp.api import bp
 from webapp.api.auth import authenticate, commit_token_use, current_api_user, public, write_limit
@@ -28,10 +28,11 @@ from webapp.api.inputs import (
     read_query_flag,
 )
 from webapp import replies
+from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.search import parse_query
 from webapp.search import search as search_threads
-from webapp.serialize import conversation_json, message_json
+from webapp.serialize import conversation_json, message_json, timestamp
 
 bp.before_request(authenticate)
 bp.after_request(commit_token_use)
@@ -115,6 +116,33 @@ def list_messages(conversation_id: str):
     listing = branches.list_all_messages if read_query_flag("all") else branches.list_messages
     page = listing(conversation, read_cursor("before"), read_limit(MESSAGES_PER_PAGE))
     return {"items": [message_json(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.post("/conversations/<conversation_id>/share")
+@write_limit
+def share_conversation(conversation_id: str):
+    """Make the thread's share link (201), or refresh its snapshot (200)."""
+    conversation = shared_conversation(conversation_id)
+    made = shares.share_of(conversation) is None
+    share = shares.share_thread(conversation)
+    data = {"url": url_for("sharing.shared", token=share.token, _external=True), "created_at": timestamp(share.created_at)}
+    db.session.commit()
+    return data, 201 if made else 200
+
+
+@bp.delete("/conversations/<conversation_id>/share")
+@write_limit
+def stop_sharing(conversation_id: str):
+    shares.revoke(shared_conversation(conversation_id))
+    db.session.commit()
+    return "", 204
+
+
+def shared_conversation(conversation_id: str):
+    """The caller's thread, when sharing is on; else as missing as any."""
+    if not shares.sharing_enabled():
+        raise NotFound()
+    return conversations.get_conversation(current_api_user(), conversation_id)
 
 
 @bp.get("/search")
