@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -55,6 +56,7 @@ sys.path.insert(0, str(ROOT))  # time this checkout's webapp, whichever copy is 
 from tests.bench import http_pages  # noqa: E402
 from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
+from tests.conftest import USER_SETTINGS  # noqa: E402
 
 BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances", "search")
 MODULES = {
@@ -74,6 +76,9 @@ def benchmark(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Like the tests: the user's own settings never reach a benchmarked app.
+    for name in [name for name in os.environ if USER_SETTINGS.fullmatch(name)]:
+        del os.environ[name]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--db",
