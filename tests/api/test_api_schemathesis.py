@@ -10,6 +10,8 @@ single-conversation operations with ids that exist.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -94,7 +96,10 @@ def checks_to_skip(case) -> list:
     # thread's messages, which the document cannot list: a generated one is
     # rightly refused (422).
     names_a_message = body.get("parent_id") is not None or body.get("current_message_id") is not None
-    if names_a_message or (case.query or {}).get("before") is not None:
+    # NUL is refused anywhere in a body, keys of tool_calls objects included,
+    # which JSON Schema can say of values but not of keys.
+    nul_in_a_key = "\\u0000" in json.dumps(body)
+    if names_a_message or nul_in_a_key or (case.query or {}).get("before") is not None:
         skipped.append(positive_data_acceptance)
     return skipped
 
