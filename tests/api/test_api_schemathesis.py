@@ -33,6 +33,9 @@ STEPS_PER_SCENARIO = 8
 SETTINGS = settings(
     deadline=None,
     database=None,
+    # The same examples on every run: a failure is the code's, reproducible,
+    # never the luck of the draw.
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
