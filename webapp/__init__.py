@@ -26,9 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(DEFAULTS)
     app.config.update(from_environment(os.environ))
     app.config.update(config or {})
-    app.config.setdefault(
-        "SQLALCHEMY_DATABASE_URI", f"sqlite:///{os.path.join(app.instance_path, 'parley.db')}"
-    )
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{os.path.join(app.instance_path, 'parley.db')}")
     secret_key_set = bool(app.config.get("SECRET_KEY"))
     if not secret_key_set:
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)

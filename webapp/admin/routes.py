@@ -87,9 +87,7 @@ def conversations_page():
     q = request.args.get("q", "").strip()
     username = request.args.get("user", "").strip()
     cursor = request.args.get("cursor") or None
-    page, owner = administration.list_threads_of(
-        username, cursor, words=administration.title_words(q), limit=PAGE
-    )
+    page, owner = administration.list_threads_of(username, cursor, words=administration.title_words(q), limit=PAGE)
     return render_template(
         "admin/conversations.html",
         page=page,
@@ -101,8 +99,9 @@ def conversations_page():
     )
 
 
-def render_conversation(conversation: Conversation, *, before: str | None = None,
-                        form: TitleForm | None = None, status: int = 200):
+def render_conversation(
+    conversation: Conversation, *, before: str | None = None, form: TitleForm | None = None, status: int = 200
+):
     return render_template(
         "admin/conversation.html",
         conversation=conversation,

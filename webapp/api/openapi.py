@@ -183,8 +183,7 @@ _TITLE_INPUT = {
     "minLength": 1,
     "maxLength": TITLE_MAX,
     "pattern": _NOT_BLANK_NO_NUL,
-    "description": f"Trimmed, runs of white space made one space; at most {TITLE_MAX} characters. "
-    "null means no title.",
+    "description": f"Trimmed, runs of white space made one space; at most {TITLE_MAX} characters. null means no title.",
 }
 
 _NEW_CONVERSATION = {
@@ -354,8 +353,7 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 },
                 "patch": {
                     "operationId": "updateConversation",
-                    "summary": "Rename (or, with null, clear the title; counts as activity) and/or show another "
-                    "branch",
+                    "summary": "Rename (or, with null, clear the title; counts as activity) and/or show another branch",
                     "requestBody": {"required": True, "content": _json(_ref("schemas", "Update"))},
                     "responses": {
                         "200": {"description": "Updated.", "content": _json(_ref("schemas", "Conversation"))},

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from flask import current_app, request, url_for
 
-from webapp import branches, conversations, shares
-from webapp.conversations import SHOWN
+from webapp import branches, conversations, replies, shares
 from webapp.api import bp
 from webapp.api.auth import authenticate, commit_token_use, current_api_user, public, write_limit
 from webapp.api.errors import register_error_handlers
-from webapp.api.openapi import openapi_document
 from webapp.api.inputs import (
     CONVERSATIONS_PER_PAGE,
     MESSAGES_PER_PAGE,
@@ -27,7 +25,8 @@ from webapp.api.inputs import (
     read_message_id,
     read_query_flag,
 )
-from webapp import replies
+from webapp.api.openapi import openapi_document
+from webapp.conversations import SHOWN
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.search import parse_query
@@ -125,7 +124,10 @@ def share_conversation(conversation_id: str):
     conversation = shared_conversation(conversation_id)
     made = shares.share_of(conversation) is None
     share = shares.share_thread(conversation)
-    data = {"url": url_for("sharing.shared", token=share.token, _external=True), "created_at": timestamp(share.created_at)}
+    data = {
+        "url": url_for("sharing.shared", token=share.token, _external=True),
+        "created_at": timestamp(share.created_at),
+    }
     db.session.commit()
     return data, 201 if made else 200
 

@@ -12,26 +12,27 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
+from webapp import branches, replies
 from webapp.assistant import provider_for
-from webapp import replies
+from webapp.branches import list_later, list_messages, messages_around, versions_of
 from webapp.chat import bp
 from webapp.chat.export import download
 from webapp.chat.forms import BranchForm, EditForm, MessageForm, SettingsForm
 from webapp.chat.sidebar import grouped
 from webapp.chat.streaming import reply_stream, thread_stream
-from webapp import branches
-from webapp.branches import list_later, list_messages, messages_around, versions_of
 from webapp.conversations import (
     SHOWN,
     delete_conversation,
     get_conversation,
     get_message,
     list_conversations,
-    post_message as add_message,
     rename_conversation,
     set_thread_settings,
     start_conversation,
     start_reply,
+)
+from webapp.conversations import (
+    post_message as add_message,
 )
 from webapp.error_pages import render_error
 from webapp.errors import InvalidInput
@@ -71,9 +72,7 @@ def sidebar_context(current_id: uuid.UUID | None = None, cursor: str | None = No
     }
 
 
-def pane_context(
-    conversation: Conversation | None, *, before: str | None = None, around: int | None = None
-) -> dict:
+def pane_context(conversation: Conversation | None, *, before: str | None = None, around: int | None = None) -> dict:
     """What the message pane shows: the shown branch's latest messages (or
     those before ``before``, or the branch through message ``around``, that
     one marked), their versions, whether a reply is being written, and the
@@ -177,12 +176,16 @@ def create():
     url = url_for(".thread", conversation_id=conversation.id)
     if not write_reply(reply):
         return redirect(url, 303)
-    return render_template(
-        "chat/actions/create.html",
-        form=MessageForm(formdata=None),
-        **pane_context(conversation),
-        **sidebar_context(conversation.id),
-    ), 200, {"HX-Push-Url": url}
+    return (
+        render_template(
+            "chat/actions/create.html",
+            form=MessageForm(formdata=None),
+            **pane_context(conversation),
+            **sidebar_context(conversation.id),
+        ),
+        200,
+        {"HX-Push-Url": url},
+    )
 
 
 @bp.get("/c/<uuid:conversation_id>")
