@@ -30,6 +30,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 STOP_CHANNEL = "stop"
+MAX_CONNECTIONS = 64  # to Redis, per process
 # How long Redis keeps a reply's text after its last piece: far longer than
 # any reply takes, and short enough that nothing piles up.
 TEXT_TTL_SECONDS = 3600
@@ -174,7 +175,12 @@ class RedisRelay(Relay):
         import redis
 
         super().__init__()
-        self.redis = redis.Redis.from_url(url, health_check_interval=30)
+        # Every writer publishes through this pool: a blocking one, so a
+        # burst of replies waits a moment for a connection rather than failing.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=10, health_check_interval=30
+        )
+        self.redis = redis.Redis(connection_pool=pool)
         # Pub/sub channels are shared by every database of a Redis server:
         # name them after the database, as the keys are kept in it.
         self.prefix = f"parley:{self.redis.connection_pool.connection_kwargs.get('db', 0)}:"
