@@ -104,6 +104,19 @@ TAKEOVER_WAIT_S = 90  # a reader that has no end this long after the kill: no ta
 START_SECONDS = 30
 
 
+def serving_processes() -> Callable[[str], bool] | None:
+    """Which processes serve this benchmark though they are not its children
+    (for ``Neighbours``): the PostgreSQL backends connected to its database,
+    and Redis (shared: whatever else uses it meanwhile counts too)."""
+    base = os.environ.get("BENCH_DATABASE_URL")
+    if not base:
+        return None
+    name = f"{make_url(database_uri('BENCH_DATABASE_URL', base)).database}{DATABASE_SUFFIX}"
+    return lambda cmdline: (
+        (cmdline.startswith("postgres:") and f" {name} " in f"{cmdline} ") or cmdline.startswith("redis-server ")
+    )
+
+
 class Unavailable(Exception):
     """PostgreSQL or Redis is missing: the benchmark is skipped."""
 

@@ -10,6 +10,7 @@ import sqlite3
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,13 +68,20 @@ class Neighbours:
     """How much CPU the machine's other processes (all but this one and its
     descendants: the servers, the fake model) took while the block ran:
     ``/proc`` read every second. The figures of a run whose neighbours were
-    busy are slower and noisier than the code under test."""
+    busy are slower and noisier than the code under test.
+
+    ``serving``, given a process's command line, says whether it is a
+    server process working for the benchmark (a PostgreSQL backend connected
+    to its database, Redis): those are counted apart, not as neighbours."""
 
     INTERVAL = 1.0
 
-    def __init__(self) -> None:
+    def __init__(self, serving: Callable[[str], bool] | None = None) -> None:
         self.others_seconds = 0.0
+        self.serving_seconds = 0.0
         self.seconds = 0.0
+        self._serving = serving
+        self._serving_pids: dict[int, bool] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="neighbours", daemon=True)
 
@@ -104,12 +112,31 @@ class Neighbours:
                 todo.append(child)
         return {pid: cpu for pid, (_, cpu) in processes.items() if pid not in ours}
 
+    def _serves(self, pid: int) -> bool:
+        if self._serving is None:
+            return False
+        if pid not in self._serving_pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    line = cmdline.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            except OSError:
+                return False
+            if line.startswith("postgres") and not self._serving(line):
+                return False  # a new backend names its database once it has one: look again next time
+            self._serving_pids[pid] = self._serving(line)
+        return self._serving_pids[pid]
+
     def _run(self) -> None:
         before, started = self._others(self._processes()), time.monotonic()
         while not self._stop.wait(self.INTERVAL):
             now = self._others(self._processes())
-            # A process that started meanwhile counts from zero; one that ended is lost.
-            self.others_seconds += sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
+            for pid, cpu in now.items():
+                # A process that started meanwhile counts from zero; one that ended is lost.
+                used = cpu - before.get(pid, 0.0)
+                if self._serves(pid):
+                    self.serving_seconds += used
+                else:
+                    self.others_seconds += used
             before = now
         self.seconds = time.monotonic() - started
 
@@ -123,7 +150,13 @@ class Neighbours:
 
     def line(self) -> str:
         share = self.others_seconds / self.seconds if self.seconds else float("nan")
+        serving = (
+            ""
+            if self._serving is None
+            else f" (and the servers it uses, counted apart:"
+            f" {self.serving_seconds / self.seconds if self.seconds else float('nan'):.0%})"
+        )
         return (
             f"Other processes on this machine (not the benchmark's) used {share:.0%} of one core on average"
-            f" during this benchmark ({self.seconds:.0f} s)."
+            f" during this benchmark ({self.seconds:.0f} s){serving}."
         )

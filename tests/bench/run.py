@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if "instances" in wanted:
         instances = benchmark("instances")
         try:
-            with Neighbours() as neighbours:
+            with Neighbours(instances.serving_processes()) as neighbours:
                 results = instances.run()
         except instances.Unavailable as missing:
             # README.md keeps the table of the last run that had them.
