@@ -25,6 +25,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -48,6 +50,8 @@ AUDIT_ACTIONS = (
     "enable_user",
     "delete_user",
     "revoke_share",
+    "restore_thread",
+    "purge_thread",
 )
 AUDIT_TARGETS = ("conversation", "user")
 TITLE_MAX = 255
@@ -145,6 +149,42 @@ class Conversation(db.Model):
         Index("ix_conversations_user_recent", "user_id", "updated_at", "id"),
         # The admin table: everyone's threads by recent activity.
         Index("ix_conversations_recent", "updated_at", "id"),
+        # The sidebar's order: pinned first, then by activity, of the threads
+        # neither archived nor in the trash. Partial, so that an account's
+        # archive and trash cost it nothing.
+        Index(
+            "ix_conversations_user_sidebar",
+            "user_id",
+            "pinned",
+            "updated_at",
+            "id",
+            sqlite_where=text("deleted_at IS NULL AND NOT archived"),
+            postgresql_where=text("deleted_at IS NULL AND NOT archived"),
+        ),
+        Index(
+            "ix_conversations_user_archive",
+            "user_id",
+            "updated_at",
+            "id",
+            sqlite_where=text("deleted_at IS NULL AND archived"),
+            postgresql_where=text("deleted_at IS NULL AND archived"),
+        ),
+        # The trash, most recently trashed first; and the purge, oldest first.
+        Index(
+            "ix_conversations_user_trash",
+            "user_id",
+            "deleted_at",
+            "id",
+            sqlite_where=text("deleted_at IS NOT NULL"),
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_conversations_trash",
+            "deleted_at",
+            "id",
+            sqlite_where=text("deleted_at IS NOT NULL"),
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -163,6 +203,12 @@ class Conversation(db.Model):
     current_message_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Organising (webapp/organising.py): none of these is activity, so none
+    # of them changes updated_at.
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    archived: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Set while the thread is in the trash; it is purged PARLEY_TRASH_DAYS later.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="conversations")
     messages: WriteOnlyMapped[Message] = relationship(
@@ -176,6 +222,15 @@ class Conversation(db.Model):
     def display_title(self) -> str:
         """The title as pages and exports show it."""
         return self.title or UNTITLED
+
+    @hybrid_property
+    def in_trash(self) -> bool:
+        return self.deleted_at is not None
+
+    @in_trash.inplace.expression
+    @classmethod
+    def _in_trash_expression(cls) -> ColumnElement[bool]:
+        return cls.deleted_at.is_not(None)
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id} {self.title!r}>"
@@ -368,3 +423,17 @@ class SharedMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<SharedMessage {self.id} #{self.position} {self.role}>"
+
+
+class Chore(db.Model):
+    """When a periodic chore (the trash purge) last ran, shared by every
+    instance: the instance whose conditional update claims the row runs it,
+    so the chore runs once an interval however many instances there are."""
+
+    __tablename__ = "chores"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<Chore {self.name} {self.last_run_at}>"
