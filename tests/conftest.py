@@ -107,6 +107,9 @@ def make_app(database_url: str, tmp_path):
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "PARLEY_DEMO_PACE_MS": 0,
+            # The hourly purge runs in a thread of its own; the tests of it
+            # turn it on.
+            "PARLEY_AUTOMATIC_PURGE": False,
             # scrypt costs a third of a second an account, by design; what the
             # hash is matters to no test but the ones that say so.
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",

@@ -44,6 +44,9 @@ FORM_DATA = {
     "chat.settings": {"model": "llama3", "system_prompt": ""},
     "chat.edit": {"content": "edited"},
     "chat.branch": {"message": "{reply}"},
+    "chat.pin": {"pinned": "1"},
+    "chat.archive": {"archived": "1"},
+    "chat.bulk": {"action": "pin", "ids": "{thread}"},
     "admin.rename": {"title": "renamed"},
     "admin.set_role": {"role": "admin"},
     "admin.set_active": {"active": "0"},
@@ -167,6 +170,12 @@ def markdown_export(response, world, role):
     assert response.text.startswith("# Alice's\n")
 
 
+def conflict(response, world, role):
+    """Refused as the site's state stands (a thread not in the trash cannot be purged)."""
+    assert response.status_code == 409, response.status_code
+    assert parse(response.text).one("heading", level=1).text == "Not done"
+
+
 def new_token(response, world, role):
     assert response.status_code == 201, response.status_code
     assert parse(response.text).one("status", re.compile("shown only this once")).by_label("New token")
@@ -201,6 +210,14 @@ OPEN = {
     ("POST", "chat.settings"): redirect("/c/{thread}"),
     ("POST", "chat.rename"): redirect("/c/{thread}"),
     ("POST", "chat.delete"): redirect("/"),
+    ("POST", "chat.pin"): redirect("/c/{thread}"),
+    ("POST", "chat.archive"): redirect("/"),
+    ("POST", "chat.restore"): redirect("/c/{thread}"),
+    ("POST", "chat.purge"): conflict,  # the thread is not in the trash
+    ("POST", "chat.bulk"): redirect("/"),
+    ("GET", "chat.archive_page"): page("Archive"),
+    ("GET", "chat.trash"): page("Trash"),
+    ("POST", "chat.empty_trash"): redirect("/trash"),
     ("GET", "chat.edit_form"): page("Alice's"),
     ("POST", "chat.edit"): redirect("/c/{thread}"),
     ("POST", "chat.branch"): redirect("/c/{thread}"),
@@ -260,7 +277,16 @@ def world(app, user, other_user, admin_user, make_user):
 def snapshot(app) -> tuple:
     with app.app_context():
         return (
-            db.session.execute(select(Conversation.id, Conversation.title, Conversation.message_count)).all(),
+            db.session.execute(
+                select(
+                    Conversation.id,
+                    Conversation.title,
+                    Conversation.message_count,
+                    Conversation.pinned,
+                    Conversation.archived,
+                    Conversation.deleted_at,
+                )
+            ).all(),
             db.session.scalar(select(func.count()).select_from(Message)),
             db.session.execute(select(User.id, User.role, User.active, User.session_token).order_by(User.id)).all(),
             db.session.scalar(select(func.count()).select_from(AuditEvent)),

@@ -314,13 +314,18 @@ def test_bad_rename_is_refused_and_keeps_the_title(app, client, signed_in, make_
 # --- delete --------------------------------------------------------------------------------
 
 
-def test_delete_removes_the_thread_and_its_messages(app, client, signed_in, make_thread):
+def test_delete_moves_the_thread_to_the_trash_with_undo(app, client, signed_in, make_thread):
     thread = make_thread(signed_in, "Doomed", messages=3)
     response = client.post(f"/c/{thread}/delete")
     assert (response.status_code, response.headers["Location"]) == (303, "/")
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Message)) == 0
-    assert "Doomed" not in client.get("/").text
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 3  # kept, in the trash
+    home = parse(client.get("/").text)
+    assert sidebar_titles(str(home)) == []
+    notice = home.by_id("flashes")
+    assert notice.has_text("“Doomed” is in the trash.")
+    assert notice.one("form", action=f"/c/{thread}/restore").one("button", "Undo")
+    assert client.get(f"/c/{thread}").status_code == 404
 
 
 def test_delete_over_htmx_of_the_open_thread_returns_home(client, signed_in, make_thread):
@@ -335,7 +340,9 @@ def test_delete_over_htmx_from_another_page_updates_the_sidebar(client, signed_i
     response = client.post(f"/c/{doomed}/delete", headers={**HTMX, "HX-Current-URL": "http://localhost/"})
     assert "HX-Redirect" not in response.headers
     assert sidebar_titles(response.text) == ["Kept"]
-    assert "The chat is deleted." in response.text
+    notice = parse(response.text).one("status")
+    assert notice.has_text("“Doomed” is in the trash.")
+    assert notice.one("form", action=f"/c/{doomed}/restore").one("button", "Undo")
 
 
 def test_delete_over_htmx_from_another_thread_keeps_it_highlighted(client, signed_in, make_thread):
@@ -523,7 +530,9 @@ def test_sidebar_menus_load_their_forms_when_opened(client, signed_in, other_use
     assert page.by_role("form", action=f"/c/{thread}/title") == []  # not on the page until asked for
     menu = parse(client.get(f"/c/{thread}/menu", headers=HTMX).text)
     assert menu.one("form", action=f"/c/{thread}/title").by_label("Rename")
-    assert menu.one("form", action=f"/c/{thread}/delete").one("button", "Delete chat")
+    assert menu.one("form", action=f"/c/{thread}/delete").one("button", "Move to trash")
+    assert menu.one("form", action=f"/c/{thread}/pin").one("button", "Pin")
+    assert menu.one("form", action=f"/c/{thread}/archive").one("button", "Archive")
     assert client.get(f"/c/{thread}/menu").headers["Location"] == f"/c/{thread}"
     assert client.get(f"/c/{make_thread(other_user)}/menu", headers=HTMX).status_code == 404
 

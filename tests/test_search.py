@@ -6,14 +6,15 @@ PostgreSQL."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
-from tests.factories import HTMX, add_thread, add_user
+from tests.factories import HTMX, add_thread
 from tests.html import parse
 from webapp import branches, replies
 from webapp import search as search_module
@@ -25,7 +26,7 @@ from webapp.conversations import (
     start_reply,
 )
 from webapp.extensions import db
-from webapp.models import Message, User, utcnow
+from webapp.models import Conversation, Message, User, utcnow
 from webapp.rendering import mark_words
 from webapp.search import MAX_QUERY, parse_query, search, snippet
 
@@ -385,12 +386,33 @@ def test_the_migration_indexes_what_was_there(make_app):
     app = make_app()
     with app.app_context():
         upgrade(revision="0006")
-        alice = add_user("alice")
-        thread = create_conversation(alice, "Old zeppelin")
-        append_message(thread, "user", "an airship from before")
-        db.session.commit()
+        # Written as the schema of then stood, not as the models now are.
+        thread = uuid.uuid4()
+        key = thread if db.engine.dialect.name == "postgresql" else thread.hex
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, username, username_key, password_hash, role, active, session_token,"
+                    " created_at) VALUES (1, 'alice', 'alice', 'x', 'user', true, 't', CURRENT_TIMESTAMP)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO conversations (id, user_id, title, message_count, created_at, updated_at)"
+                    " VALUES (:id, 1, 'Old zeppelin', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": key},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO messages (conversation_id, position, role, content, status, created_at)"
+                    " VALUES (:id, 1, 'user', 'an airship from before', 'complete', CURRENT_TIMESTAMP)"
+                ),
+                {"id": key},
+            )
         upgrade()
-        alice = db.session.get(User, alice.id)
+        alice = db.session.get(User, 1)
+        thread = db.session.get(Conversation, thread)
         assert titles(alice, "zeppelin") == ["Old zeppelin"] and titles(alice, "airship") == ["Old zeppelin"]
         rename_conversation(db.session.get(type(thread), thread.id), "New blimp")  # and kept in step after
         assert titles(alice, "blimp") == ["New blimp"]

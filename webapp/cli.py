@@ -1,5 +1,6 @@
 """``flask --app wsgi …`` commands for the people who run the server: for
-when no admin can sign in, ``create-admin`` and ``set-role``."""
+when no admin can sign in, ``create-admin`` and ``set-role``; for a cron
+job, ``purge-trash``."""
 
 from __future__ import annotations
 
@@ -65,6 +66,22 @@ def set_role(username: str, role: str) -> None:
         click.echo(f"Note: {user.username} is disabled and cannot sign in until an admin enables the account.")
 
 
+@click.command("purge-trash")
+@with_appcontext
+def purge_trash() -> None:
+    """Delete for good the chats in the trash for longer than PARLEY_TRASH_DAYS."""
+    from flask import current_app
+
+    from webapp.extensions import db
+    from webapp.organising import purge_expired
+
+    purged = purge_expired()
+    db.session.commit()
+    days = current_app.config["PARLEY_TRASH_DAYS"]
+    click.echo(f"Deleted {purged} chat{'' if purged == 1 else 's'} in the trash for more than {days} days.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(set_role)
+    app.cli.add_command(purge_trash)

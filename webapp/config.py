@@ -98,6 +98,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARLEY_REDIS_URL": ("PARLEY_REDIS_URL", _redis_url),
     "PARLEY_SHUTDOWN_GRACE": ("PARLEY_SHUTDOWN_GRACE", _int_between(0, 600)),
     "PARLEY_SHARING": ("PARLEY_SHARING", _choice("on", "off")),
+    "PARLEY_TRASH_DAYS": ("PARLEY_TRASH_DAYS", _int_between(0, 3650)),
 }
 
 DEFAULTS: dict[str, object] = {
@@ -118,6 +119,10 @@ DEFAULTS: dict[str, object] = {
     "PARLEY_REDIS_URL": None,
     "PARLEY_SHUTDOWN_GRACE": 20,
     "PARLEY_SHARING": "on",
+    "PARLEY_TRASH_DAYS": 30,
+    # The app purges the trash by itself about once an hour (webapp/chores.py).
+    # Not an environment setting: tests that do not test it turn it off.
+    "PARLEY_AUTOMATIC_PURGE": True,
     # Views of shared links (/s/<token>), per address: plenty for reading,
     # far too few to guess a token.
     "SHARE_RATE_LIMIT": "120 per minute",

@@ -9,7 +9,9 @@ exception is the reply writer (``webapp.replies``), which runs in
 a thread of its own, outliving the request, and commits its own saves.
 
 Reads of a thread go through ``get_conversation``, which is scoped to its
-owner; only the admin area uses ``get_any_conversation``.
+owner and never finds a thread in the trash; only the admin area uses
+``get_any_conversation``. Where a thread is (sidebar, archive, trash) and
+how it moves between them is ``webapp.organising``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, false, select, true, tuple_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.errors import InvalidInput, NotFound
@@ -111,11 +113,13 @@ def _conversation_id(value: uuid.UUID | str) -> uuid.UUID:
 
 
 def get_conversation(user: User, conversation_id: uuid.UUID | str) -> Conversation:
-    """The user's conversation; another user's is exactly as missing as none."""
+    """The user's conversation; another user's, or one in the trash, is
+    exactly as missing as none."""
     conversation = db.session.scalar(
         select(Conversation).where(
             Conversation.id == _conversation_id(conversation_id),
             Conversation.user_id == user.id,
+            Conversation.deleted_at.is_(None),
         )
     )
     if conversation is None:
@@ -143,11 +147,29 @@ def activity_cursor(conversation: Conversation) -> str:
     return encode_activity_cursor(conversation.updated_at, conversation.id)
 
 
-def list_conversations(user: User, cursor: str | None = None, limit: int = 50) -> Page[Conversation]:
-    """The user's conversations, most recent activity first."""
+# Where a thread is: each list shows one of these.
+PLACES = {
+    "active": lambda: and_(Conversation.deleted_at.is_(None), Conversation.archived == false()),
+    "archived": lambda: and_(Conversation.deleted_at.is_(None), Conversation.archived == true()),
+    "trash": lambda: Conversation.deleted_at.is_not(None),
+}
+
+
+def in_place(state: str) -> ColumnElement[bool]:
+    """The condition for threads in ``state`` (``active``: neither archived
+    nor in the trash; ``archived``; ``trash``)."""
+    if state not in PLACES:
+        raise InvalidInput("state", f"The state must be one of {', '.join(PLACES)}.")
+    return PLACES[state]()
+
+
+def list_conversations(
+    user: User, cursor: str | None = None, limit: int = 50, state: str = "active"
+) -> Page[Conversation]:
+    """The user's conversations in ``state``, most recent activity first."""
     check_limit(limit, CONVERSATIONS_PAGE_MAX)
-    query = by_recent_activity(select(Conversation).where(Conversation.user_id == user.id), cursor)
-    return keyset_page(query, limit, activity_cursor)
+    query = select(Conversation).where(Conversation.user_id == user.id, in_place(state))
+    return keyset_page(by_recent_activity(query, cursor), limit, activity_cursor)
 
 
 def get_message(conversation: Conversation, message_id: int) -> Message:
@@ -171,7 +193,7 @@ def append_message(
 ) -> Message:
     """Add a message after ``parent`` (by default the last message of the
     shown branch; None: a first message), show its branch, and mark it as
-    activity.
+    activity (which brings an archived thread back to the sidebar).
 
     The counter update takes the conversation's row lock (PostgreSQL) or the
     write lock (SQLite) first, so concurrent appends get distinct, gapless
@@ -186,7 +208,7 @@ def append_message(
     counted = db.session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id)
-        .values(message_count=Conversation.message_count + 1, updated_at=now)
+        .values(message_count=Conversation.message_count + 1, updated_at=now, archived=False)
         .returning(Conversation.message_count, Conversation.current_message_id),
         execution_options={"synchronize_session": False},
     ).one_or_none()
@@ -197,7 +219,7 @@ def append_message(
         # Read under the row lock: appends at the same moment follow one
         # another on one branch, in the order they commit.
         parent = shown
-    _set_loaded(conversation, message_count=position, updated_at=now)
+    _set_loaded(conversation, message_count=position, updated_at=now, archived=False)
     message = Message(
         conversation_id=conversation.id,
         position=position,

@@ -158,7 +158,7 @@ class Conversation(db.Model):
             "pinned",
             "updated_at",
             "id",
-            sqlite_where=text("deleted_at IS NULL AND NOT archived"),
+            sqlite_where=text("deleted_at IS NULL AND archived = 0"),
             postgresql_where=text("deleted_at IS NULL AND NOT archived"),
         ),
         Index(
@@ -166,7 +166,7 @@ class Conversation(db.Model):
             "user_id",
             "updated_at",
             "id",
-            sqlite_where=text("deleted_at IS NULL AND archived"),
+            sqlite_where=text("deleted_at IS NULL AND archived = 1"),
             postgresql_where=text("deleted_at IS NULL AND archived"),
         ),
         # The trash, most recently trashed first; and the purge, oldest first.

@@ -162,9 +162,8 @@ def title_matches(query: Query) -> ColumnElement[bool]:
 
 def searchable_threads(user: User) -> Select:
     """The threads a search of ``user``'s looks in: their own, never anyone
-    else's. The one place to leave out what search must not show: the
-    trash, once threads can be put there, is filtered here."""
-    return select(Conversation).where(Conversation.user_id == user.id)
+    else's, and never one in the trash (archived ones are found, and marked)."""
+    return select(Conversation).where(Conversation.user_id == user.id, Conversation.deleted_at.is_(None))
 
 
 @dataclass(frozen=True)
@@ -200,12 +199,7 @@ def search(user: User, query: Query | str, cursor: str | None = None, limit: int
     if not query:
         return Page([], None)
     common = not _is_sqlite() and _has_many_matches(user, query)
-    in_messages = (
-        exists().where(Message.conversation_id == Conversation.id, _message_matches(query))
-        if common
-        else Conversation.id.in_(select(Message.conversation_id).where(_message_matches(query)))
-    )
-    threads = searchable_threads(user).where(or_(in_messages, title_matches(query)))
+    threads = matching_threads(user, query, walk=common)
     page = keyset_page(by_recent_activity(threads, cursor), limit, activity_cursor)
     if not page.items:
         return Page([], page.next_cursor)
@@ -219,6 +213,18 @@ def search(user: User, query: Query | str, cursor: str | None = None, limit: int
 
 
 MANY = 2_000  # matching messages above which a search walks the threads
+
+
+def matching_threads(user: User, query: Query, *, walk: bool = False) -> Select:
+    """Every thread of ``user``'s that ``query`` finds (all the results, not
+    a page: select mode's "all results"). ``walk``: ask each thread whether
+    it holds a match, rather than list the matches (see ``search``)."""
+    in_messages = (
+        exists().where(Message.conversation_id == Conversation.id, _message_matches(query))
+        if walk
+        else Conversation.id.in_(select(Message.conversation_id).where(_message_matches(query)))
+    )
+    return searchable_threads(user).where(or_(in_messages, title_matches(query)))
 
 
 def _has_many_matches(user: User, query: Query) -> bool:

@@ -125,7 +125,7 @@ def list_shares(user: User) -> list[Share]:
     query = (
         select(Share)
         .join(Conversation, Share.conversation_id == Conversation.id)
-        .where(Conversation.user_id == user.id)
+        .where(Conversation.user_id == user.id, Conversation.deleted_at.is_(None))
         .options(contains_eager(Share.conversation))
         .order_by(Share.created_at.desc(), Share.id.desc())
     )
@@ -153,14 +153,15 @@ def revoke_share_of(user: User, share_id: int) -> Share:
 def find_share(token: str) -> Share:
     """The live share behind ``token``; anything else is NotFound, the same
     for a malformed, unknown or revoked token, a thread that is gone, an
-    owner who is disabled, and sharing turned off."""
+    owner who is disabled, a thread in the trash (restoring it brings the
+    link back), and sharing turned off."""
     if not sharing_enabled() or not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         raise NotFound(NOT_FOUND)
     share = db.session.scalar(
         select(Share)
         .join(Conversation, Share.conversation_id == Conversation.id)
         .join(User, Conversation.user_id == User.id)
-        .where(Share.token_hash == hash_token(token), User.active.is_(True))
+        .where(Share.token_hash == hash_token(token), User.active.is_(True), Conversation.deleted_at.is_(None))
     )
     if share is None:
         raise NotFound(NOT_FOUND)
@@ -193,12 +194,14 @@ def fork_snapshot(user: User, share: Share) -> Conversation:
 
 
 def list_all_shares(cursor: str | None = None, limit: int = 50) -> Page[Row[tuple[Share, Conversation, str]]]:
-    """Every live link with its thread and owner's name, newest first."""
+    """Every live link with its thread and owner's name, newest first (a
+    thread in the trash has none live)."""
     check_limit(limit, SHARES_PAGE_MAX)
     query = (
         select(Share, Conversation, User.username.label("owner_name"))
         .join(Conversation, Share.conversation_id == Conversation.id)
         .join(User, Conversation.user_id == User.id)
+        .where(Conversation.deleted_at.is_(None))
     )
     if cursor:
         before = decode_position_cursor(cursor, "cursor", "That cursor is not valid; start again from the first page.")

@@ -15,6 +15,7 @@ from flask import Flask, g, request
 
 from webapp.conversations import SYSTEM_PROMPT_MAX, USER_MESSAGE_MAX
 from webapp.models import MODEL_NAME_MAX, TITLE_MAX, USERNAME_MAX
+from webapp.organising import trash_days
 from webapp.rendering import mark_words
 from webapp.search import MAX_QUERY as SEARCH_QUERY_MAX
 from webapp.shares import sharing_enabled
@@ -58,6 +59,7 @@ _PAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
 def init_app(app: Flask) -> None:
     app.add_template_global(page_id)
     app.add_template_global(sharing_enabled)
+    app.add_template_global(trash_days)
     app.add_template_filter(local_time)
     app.add_template_filter(mark_words)
     for name, value in {

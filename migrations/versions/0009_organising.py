@@ -30,9 +30,12 @@ ACTIONS = (
     "revoke_share",
 )
 NEW_ACTIONS = ("restore_thread", "purge_thread")
-SIDEBAR = "deleted_at IS NULL AND NOT archived"
-ARCHIVE = "deleted_at IS NULL AND archived"
-TRASH = "deleted_at IS NOT NULL"
+# (SQLite form, PostgreSQL form): SQLite uses a partial index only for a
+# query whose condition is written as the index's is, and SQLAlchemy writes
+# ``archived == false()`` as ``archived = 0`` there.
+SIDEBAR = ("deleted_at IS NULL AND archived = 0", "deleted_at IS NULL AND NOT archived")
+ARCHIVE = ("deleted_at IS NULL AND archived = 1", "deleted_at IS NULL AND archived")
+TRASH = ("deleted_at IS NOT NULL", "deleted_at IS NOT NULL")
 
 
 def _actions(actions):
@@ -40,7 +43,7 @@ def _actions(actions):
 
 
 def _partial(where):
-    return {"sqlite_where": sa.text(where), "postgresql_where": sa.text(where)}
+    return {"sqlite_where": sa.text(where[0]), "postgresql_where": sa.text(where[1])}
 
 
 def upgrade():

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("chat", __name__)
 
-from webapp.chat import routes  # noqa: E402,F401  (registers the views on bp)
+from webapp.chat import organising, routes  # noqa: E402,F401  (registers the views on bp)

@@ -22,10 +22,8 @@ from webapp.chat.sidebar import grouped
 from webapp.chat.streaming import reply_stream, thread_stream
 from webapp.conversations import (
     SHOWN,
-    delete_conversation,
     get_conversation,
     get_message,
-    list_conversations,
     rename_conversation,
     set_thread_settings,
     start_conversation,
@@ -40,7 +38,8 @@ from webapp.extensions import db
 from webapp.forms import TitleForm, first_error
 from webapp.htmx import is_htmx
 from webapp.models import Conversation, Message
-from webapp.pagination import Page, decode_activity_cursor, decode_position_cursor
+from webapp.organising import list_sidebar
+from webapp.pagination import Page, decode_position_cursor
 from webapp.search import parse_query
 from webapp.search import search as search_threads
 from webapp.shares import share_of, sharing_enabled
@@ -61,14 +60,18 @@ def assistant_context() -> dict:
     return {"assistant": provider_for(current_app)}
 
 
-def sidebar_context(current_id: uuid.UUID | None = None, cursor: str | None = None) -> dict:
-    page = list_conversations(current_user, cursor, limit=SIDEBAR_PAGE)
-    after = decode_activity_cursor(cursor)[0] if cursor else None
+def sidebar_context(
+    current_id: uuid.UUID | None = None, cursor: str | None = None, *, selecting: bool = False
+) -> dict:
+    """The sidebar's threads (pinned first), grouped; ``selecting``: with a
+    checkbox each, for the select mode's actions."""
+    page = list_sidebar(current_user, cursor, limit=SIDEBAR_PAGE)
     return {
         "threads": page,
-        "thread_groups": grouped(page.items, after=after),
+        "thread_groups": grouped(page.items, after=cursor),
         "continued": cursor is not None,
         "current_id": current_id,
+        "selecting": selecting,
     }
 
 
@@ -112,6 +115,7 @@ def render_page(
     around: int | None = None,
     editing: dict | None = None,
     sidebar_cursor: str | None = None,
+    selecting: bool = False,
     form: MessageForm | None = None,
     rename_form: TitleForm | None = None,
     status: int = 200,
@@ -123,7 +127,7 @@ def render_page(
         rename_form=rename_form,
         editing=editing,
         **pane_context(conversation, before=before, around=around),
-        **sidebar_context(conversation.id if conversation else None, sidebar_cursor),
+        **sidebar_context(conversation.id if conversation else None, sidebar_cursor, selecting=selecting),
     ), status
 
 
@@ -147,10 +151,14 @@ def index():
 
 @bp.get("/sidebar")
 def sidebar():
+    """The next page of the sidebar (``cursor``), or its first page in select
+    mode (``select=1``): htmx swaps it in; without JavaScript, the page."""
     cursor = request.args.get("cursor") or None
+    selecting = request.args.get("select") == "1"
     if is_htmx():
-        return render_template("chat/_thread_groups.html", **sidebar_context(cursor=cursor))
-    return render_page(sidebar_cursor=cursor)
+        template = "chat/_thread_groups.html" if cursor else "chat/_sidebar_threads.html"
+        return render_template(template, oob=False, **sidebar_context(cursor=cursor, selecting=selecting))
+    return render_page(sidebar_cursor=cursor, selecting=selecting)
 
 
 @bp.get("/search")
@@ -272,19 +280,6 @@ def rename(conversation_id: uuid.UUID):
         **share_context(conversation),
         **sidebar_context(shown_thread_id()),
     )
-
-
-@bp.post("/c/<uuid:conversation_id>/delete")
-def delete(conversation_id: uuid.UUID):
-    conversation = get_conversation(current_user, conversation_id)
-    shown = shown_thread_id()
-    delete_conversation(conversation)
-    db.session.commit()
-    if not is_htmx():
-        return redirect(url_for(".index"), 303)
-    if shown == conversation_id:
-        return "", 200, {"HX-Redirect": url_for(".index")}
-    return render_template("chat/actions/delete.html", notice="The chat is deleted.", **sidebar_context(shown))
 
 
 @bp.get("/c/<uuid:conversation_id>/messages/<bigint:message_id>/stream")

@@ -1,11 +1,15 @@
-"""The sidebar's grouping of threads by when they were last active."""
+"""The sidebar's grouping of threads: the pinned ones, then by when they
+were last active."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 
+from webapp.organising import PINNED_CURSOR
+from webapp.pagination import decode_activity_cursor
 from webapp.templating import viewer_timezone
 
+PINNED = "Pinned"
 GROUPS = ("Today", "Yesterday", "Previous 7 days", "Previous 30 days", "Older")
 
 
@@ -22,15 +26,15 @@ def group_of(when: datetime, today: date, tz: tzinfo) -> str:
     return GROUPS[4]
 
 
-def grouped(conversations, after: datetime | None = None):
+def grouped(conversations, after: str | None = None):
     """``[(label, [conversation, …]), …]`` in order; ``label`` is None for a
-    run that continues the group of ``after`` (the last item of the page before)."""
+    run that continues the group of the page before (``after``, its cursor)."""
     tz = viewer_timezone()
     today = datetime.now(tz).date()
-    current = group_of(after, today, tz) if after else None
+    current = _group_before(after, today, tz)
     groups: list[tuple[str | None, list]] = []
     for conversation in conversations:
-        label = group_of(conversation.updated_at, today, tz)
+        label = PINNED if conversation.pinned else group_of(conversation.updated_at, today, tz)
         if label == current and groups:
             groups[-1][1].append(conversation)
         elif label == current:  # carries on the last group of the page before
@@ -39,3 +43,12 @@ def grouped(conversations, after: datetime | None = None):
             groups.append((label, [conversation]))
         current = label
     return groups
+
+
+def _group_before(cursor: str | None, today: date, tz: tzinfo) -> str | None:
+    """The group of the last thread of the page before this one."""
+    if not cursor:
+        return None
+    if cursor.startswith(PINNED_CURSOR):
+        return PINNED
+    return group_of(decode_activity_cursor(cursor)[0], today, tz)
