@@ -121,10 +121,12 @@ def make_app(database_url: str, tmp_path):
         return app
 
     yield make
+    from webapp.imports import wait_for_imports
     from webapp.replies import wait_for_writers
 
     for app in apps:
         wait_for_writers(app)
+        wait_for_imports(app)
         with app.app_context():
             db.session.remove()
             if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):

@@ -1,6 +1,6 @@
 """The code's layout: features side by side on one core, never a tower.
 
-A blueprint package (a feature: auth, chat, admin, api, sharing) may import the core
+A blueprint package (a feature: auth, chat, admin, api, sharing, transfer) may import the core
 and itself, never another feature; the core never imports a feature. Only
 the app factory brings them together.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "webapp"
-FEATURES = ("admin", "api", "auth", "chat", "sharing")
+FEATURES = ("admin", "api", "auth", "chat", "sharing", "transfer")
 
 
 def module_name(path: Path) -> str:

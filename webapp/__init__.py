@@ -21,6 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
     from webapp.inputs import init_app as check_inputs
     from webapp.sharing import bp as sharing_bp
+    from webapp.transfer import bp as transfer_bp
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(DEFAULTS)
@@ -69,5 +70,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(sharing_bp)
+    app.register_blueprint(transfer_bp)
     cli.register(app)
     return app

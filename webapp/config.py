@@ -99,6 +99,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARLEY_SHUTDOWN_GRACE": ("PARLEY_SHUTDOWN_GRACE", _int_between(0, 600)),
     "PARLEY_SHARING": ("PARLEY_SHARING", _choice("on", "off")),
     "PARLEY_TRASH_DAYS": ("PARLEY_TRASH_DAYS", _int_between(0, 3650)),
+    "PARLEY_IMPORT_MAX_MB": ("PARLEY_IMPORT_MAX_MB", _int_between(1, 100_000)),
 }
 
 DEFAULTS: dict[str, object] = {
@@ -123,6 +124,8 @@ DEFAULTS: dict[str, object] = {
     # The app purges the trash by itself about once an hour (webapp/chores.py).
     # Not an environment setting: tests that do not test it turn it off.
     "PARLEY_AUTOMATIC_PURGE": True,
+    # The largest upload an import takes, in MB (of 1,048,576 bytes).
+    "PARLEY_IMPORT_MAX_MB": 512,
     # Views of shared links (/s/<token>), per address: plenty for reading,
     # far too few to guess a token.
     "SHARE_RATE_LIMIT": "120 per minute",

@@ -9,6 +9,11 @@ view or field:
   a 404, as any missing id is.
   ``<int:…>`` is a 32-bit id (the ``Integer`` keys: accounts, API tokens);
   ``<bigint:…>`` a 64-bit one (the ``BigId`` keys: messages).
+- A body is at most ``MAX_CONTENT_LENGTH`` (a form's worth), unless its
+  view takes an upload (``accepts_upload``): then the setting it names
+  says how large it may be. Either way a larger one is refused with 413
+  before it is read (by its ``Content-Length``), or as soon as it has
+  been read that far.
 - Text holds no NUL character, which PostgreSQL cannot store or even
   compare: a query string, a form or a JSON body with one anywhere is
   refused with 422 (``InvalidInput``, answered as a page or as the API's
@@ -18,12 +23,12 @@ view or field:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
-from flask import Flask, Request
+from flask import Flask, Request, current_app
 from werkzeug.datastructures import ImmutableMultiDict
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from webapp.errors import InvalidInput
@@ -31,6 +36,21 @@ from webapp.text import NUL_MESSAGE
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
+MB = 1024 * 1024
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def accepts_upload(setting: str) -> Callable[[F], F]:
+    """Let a view's body be a file upload of up to ``setting`` (a config key,
+    in MB) rather than a form's ``MAX_CONTENT_LENGTH``. Read when the body
+    is, so the app's own checks that read the form first (CSRF) allow it too."""
+
+    def mark(view: F) -> F:
+        view.upload_setting = setting  # type: ignore[attr-defined]
+        return view
+
+    return mark
 
 
 class IdConverter(IntegerConverter):
@@ -95,6 +115,28 @@ class CheckedRequest(Request):
     not parse anyway."""
 
     parameter_storage_class = TextParameters
+
+    @property
+    def max_content_length(self) -> int | None:
+        setting = self._upload_setting()
+        return current_app.config[setting] * MB if setting else super().max_content_length
+
+    def _upload_setting(self) -> str | None:
+        if not current_app or not self.endpoint:
+            return None
+        return getattr(current_app.view_functions.get(self.endpoint), "upload_setting", None)
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except RequestEntityTooLarge:
+            setting = self._upload_setting()
+            if setting is None:
+                raise
+            raise RequestEntityTooLarge(
+                f"The file is larger than {current_app.config[setting]:,} MB, the most this site takes in one "
+                f"upload. Send a smaller one, or ask the site's admin to raise {setting}."
+            ) from None
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         body = super().get_json(force=force, silent=silent, cache=cache)

@@ -52,6 +52,7 @@ AUDIT_ACTIONS = (
     "revoke_share",
     "restore_thread",
     "purge_thread",
+    "export_user",
 )
 AUDIT_TARGETS = ("conversation", "user")
 TITLE_MAX = 255
@@ -59,6 +60,8 @@ USERNAME_MAX = 32
 TOKEN_NAME_MAX = 100
 MODEL_NAME_MAX = 200
 UNTITLED = "Untitled chat"
+IMPORT_STATUSES = ("queued", "running", "done", "failed")
+SOURCE_ID_MAX = 255
 
 # SQLite has no 64-bit autoincrement other than INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -185,6 +188,16 @@ class Conversation(db.Model):
             sqlite_where=text("deleted_at IS NOT NULL"),
             postgresql_where=text("deleted_at IS NOT NULL"),
         ),
+        # An import skips what the account already holds (webapp/imports):
+        # one thread per source id and account.
+        Index(
+            "ix_conversations_user_source",
+            "user_id",
+            "source_id",
+            unique=True,
+            sqlite_where=text("source_id IS NOT NULL"),
+            postgresql_where=text("source_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -209,6 +222,9 @@ class Conversation(db.Model):
     archived: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Set while the thread is in the trash; it is purged PARLEY_TRASH_DAYS later.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where an imported thread came from ("chatgpt:<its id>", "openwebui:…",
+    # "parley:…"); null for a thread begun here.
+    source_id: Mapped[str | None] = mapped_column(String(SOURCE_ID_MAX))
 
     user: Mapped[User] = relationship(back_populates="conversations")
     messages: WriteOnlyMapped[Message] = relationship(
@@ -437,3 +453,46 @@ class Chore(db.Model):
 
     def __repr__(self) -> str:
         return f"<Chore {self.name} {self.last_run_at}>"
+
+
+class ImportJob(db.Model):
+    """One import of uploaded files (``webapp.imports``): its progress and,
+    once it ends, its report. The row is the job's whole state, so any
+    instance can show it while the instance that took the upload runs it."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        CheckConstraint(_in("status", IMPORT_STATUSES), name="status"),
+        # The import page lists an account's latest jobs.
+        Index("ix_import_jobs_user_recent", "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # [{"name", "size"}] of the uploaded files, in the order they are read.
+    files: Mapped[Any] = mapped_column(JSON, default=list)
+    # The formats found ("ChatGPT", "Open WebUI", "Parley"), comma-separated.
+    formats: Mapped[str | None] = mapped_column(String(64))
+    # Progress: bytes of the uploads (of the conversations in a ZIP) read so far.
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    imported: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    messages: Mapped[int] = mapped_column(BigInteger, default=0)
+    # [{"file", "thread", "message"}]: each thread that failed and why, and
+    # each file that could not be read (the first few hundred).
+    errors: Mapped[Any] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Renewed as the job goes on: a running job not heard from for a few
+    # minutes died with its process.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    def __repr__(self) -> str:
+        return f"<ImportJob {self.id} {self.status}>"

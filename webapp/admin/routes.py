@@ -10,7 +10,7 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp import administration, shares
+from webapp import administration, exports, shares
 from webapp.admin import bp
 from webapp.admin.forms import ActionForm, ActiveForm, RoleForm, TitleForm
 from webapp.audit import CLI_ACTOR, list_events
@@ -230,6 +230,17 @@ def set_active(user_id: int):
         message = f"{user.username} is disabled and signed out everywhere."
     list_url = back_to(form, url_for(".users"))
     return done(message, form, list_url, "admin/actions/user.html", **user_row(user, list_url, "active"))
+
+
+@bp.post("/users/<int:user_id>/export")
+def export_user(user_id: int):
+    """Every thread of the account (not its trash) as the ZIP its owner would
+    download; the audit log records who took it."""
+    user = account_or_404(user_id)
+    check(ActionForm())
+    exports.record_account_export(current_user, user)
+    db.session.commit()
+    return exports.zip_download(user)
 
 
 @bp.get("/users/<int:user_id>/delete")

@@ -17,7 +17,7 @@ from typing import Any
 from webapp.api.inputs import CONVERSATIONS_PER_PAGE, MESSAGES_PER_PAGE
 from webapp.branches import MESSAGES_PAGE_MAX
 from webapp.conversations import CONVERSATIONS_PAGE_MAX, USER_MESSAGE_MAX
-from webapp.models import MESSAGE_ROLES, MESSAGE_STATUSES, TITLE_MAX
+from webapp.models import IMPORT_STATUSES, MESSAGE_ROLES, MESSAGE_STATUSES, TITLE_MAX
 from webapp.search import MAX_QUERY, RESULTS, SNIPPETS
 
 API_VERSION = "1.0.0"
@@ -155,6 +155,69 @@ _SEARCH_HIT = {
     },
 }
 
+_IMPORT_JOB = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "status",
+        "imported",
+        "skipped",
+        "failed",
+        "errors",
+        "messages",
+        "progress",
+        "files",
+        "formats",
+        "created_at",
+        "finished_at",
+    ],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {
+            "enum": list(IMPORT_STATUSES),
+            "description": "queued (waiting for the imports before it), running, done, or failed: nothing could "
+            "be read (the errors say why), or the import stopped.",
+        },
+        "imported": {"type": "integer", "minimum": 0, "description": "Threads imported so far."},
+        "skipped": {"type": "integer", "minimum": 0, "description": "Threads the account already had (same source)."},
+        "failed": {"type": "integer", "minimum": 0, "description": "Threads that could not be imported."},
+        "errors": {
+            "type": "array",
+            "description": "Why each failed thread failed, and each file that could not be read (the first 500).",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["file", "thread", "message"],
+                "properties": {
+                    "file": {"type": ["string", "null"], "description": "The file (and ZIP entry)."},
+                    "thread": {"type": ["string", "null"], "description": "The thread's title; null for a file."},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+        "messages": {"type": "integer", "minimum": 0, "description": "Messages of the threads imported."},
+        "progress": {"type": "number", "minimum": 0, "maximum": 1, "description": "Share of the files read."},
+        "files": {"type": "array", "items": {"type": "string"}, "description": "The uploaded files' names."},
+        "formats": {
+            "type": "array",
+            "items": {"enum": ["ChatGPT", "Open WebUI", "Parley"]},
+            "description": "The formats found.",
+        },
+        "created_at": _TIMESTAMP,
+        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+_IMPORT_JOB_ANSWER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["job"],
+    "properties": {"job": _ref("schemas", "ImportJob")},
+}
+
+_ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
+
 _ERROR = {
     "type": "object",
     "additionalProperties": False,
@@ -271,6 +334,14 @@ _CONVERSATION_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
     "description": "Another user's conversation, or a malformed id, is 404.",
+}
+
+_JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+    "description": "Another user's import, or a malformed id, is 404.",
 }
 
 _CONVERSATION_LINKS = {
@@ -457,6 +528,68 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     },
                 }
             },
+            "/api/export": {
+                "get": {
+                    "operationId": "exportAccount",
+                    "summary": "Every conversation of the caller's (not the trash) as a ZIP: conversations.json "
+                    "(a list of {conversation, messages}, every branch) and a Markdown file per conversation",
+                    "responses": {
+                        "200": {"description": "The ZIP, streamed.", "content": _ZIP},
+                        **_error_responses(401),
+                    },
+                }
+            },
+            "/api/import": {
+                "post": {
+                    "operationId": "startImport",
+                    "summary": "Import a ChatGPT, Open WebUI or Parley export (told apart by their content) in the "
+                    "background; poll the job for its progress and report",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["file"],
+                                    "properties": {
+                                        "file": {
+                                            "type": "string",
+                                            "format": "binary",
+                                            "description": "The export: a ZIP, or a JSON file. Repeat the field "
+                                            "for several files (ChatGPT's conversations-000.json, -001…).",
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": {
+                            "description": "Started.",
+                            "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+                            "content": _json(_ref("schemas", "ImportJobAnswer")),
+                            "links": {
+                                "GetImport": {
+                                    "operationId": "getImport",
+                                    "parameters": {"job_id": "$response.body#/job/id"},
+                                }
+                            },
+                        },
+                        **_error_responses(401, 403, 413, 422, 429),
+                    },
+                }
+            },
+            "/api/import/{job_id}": {
+                "parameters": [_ref("parameters", "JobId")],
+                "get": {
+                    "operationId": "getImport",
+                    "summary": "An import's progress, then its report",
+                    "responses": {
+                        "200": {"description": "The job.", "content": _json(_ref("schemas", "ImportJobAnswer"))},
+                        **_error_responses(401, 404),
+                    },
+                },
+            },
             "/api/openapi.json": {
                 "get": {
                     "operationId": "getOpenApiDocument",
@@ -481,7 +614,7 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     "also send the page's CSRF token in the X-CSRFToken header.",
                 },
             },
-            "parameters": {"ConversationId": _CONVERSATION_ID},
+            "parameters": {"ConversationId": _CONVERSATION_ID, "JobId": _JOB_ID},
             "schemas": {
                 "Conversation": _CONVERSATION,
                 "Message": _MESSAGE,
@@ -495,6 +628,8 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 "SearchHit": _SEARCH_HIT,
                 "SearchPage": _page("SearchHit", "cursor"),
                 "Share": _SHARE,
+                "ImportJob": _IMPORT_JOB,
+                "ImportJobAnswer": _IMPORT_JOB_ANSWER,
             },
             "responses": {
                 "BadRequest": _error_response("The body is not JSON, or not valid JSON."),
@@ -504,9 +639,11 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 ),
                 "Forbidden": _error_response("A cookie-authenticated write without a valid X-CSRFToken header."),
                 "NotFound": _error_response(
-                    "No such conversation among the caller's (or, for its share link, none, or sharing is off)."
+                    "No such conversation (or import) among the caller's (or, for its share link, none, or sharing is off)."
                 ),
-                "TooLarge": _error_response("The body is larger than the server accepts."),
+                "TooLarge": _error_response(
+                    "The body is larger than the server accepts (an upload: PARLEY_IMPORT_MAX_MB)."
+                ),
                 "Invalid": _error_response("A field is missing, unknown, of the wrong type or out of range."),
                 "RateLimited": _error_response(
                     "Too many writes; wait the number of seconds in Retry-After.",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import current_app, request, url_for
 
-from webapp import branches, conversations, replies, shares
+from webapp import branches, conversations, exports, imports, replies, shares
 from webapp.api import bp
 from webapp.api.auth import authenticate, commit_token_use, current_api_user, public, write_limit
 from webapp.api.errors import register_error_handlers
@@ -29,6 +29,7 @@ from webapp.api.openapi import openapi_document
 from webapp.conversations import SHOWN
 from webapp.errors import NotFound
 from webapp.extensions import db
+from webapp.inputs import accepts_upload
 from webapp.search import parse_query
 from webapp.search import search as search_threads
 from webapp.serialize import conversation_json, message_json, timestamp
@@ -162,6 +163,29 @@ def search():
         ],
         "next_cursor": page.next_cursor,
     }
+
+
+@bp.get("/export")
+def export_account():
+    """The caller's export ZIP, as the settings page downloads it."""
+    return exports.zip_download(current_api_user())
+
+
+@bp.post("/import")
+@accepts_upload("PARLEY_IMPORT_MAX_MB")
+@write_limit
+def start_import():
+    """Start importing the uploaded ``file`` (or files); 202 with the job."""
+    job = imports.create_job(current_api_user(), request.files.getlist("file"))
+    data = {"job": imports.job_json(job)}
+    db.session.commit()
+    imports.start(job.id)
+    return data, 202, {"Location": url_for(".import_job", job_id=data["job"]["id"])}
+
+
+@bp.get("/import/<job_id>")
+def import_job(job_id: str):
+    return {"job": imports.job_json(imports.get_job(current_api_user(), job_id))}
 
 
 @bp.get("/openapi.json")
