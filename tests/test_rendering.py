@@ -53,9 +53,48 @@ def test_fenced_code_is_highlighted_and_unknown_languages_are_plain():
 @pytest.mark.parametrize("markdown", ["```\nx\n```", "    indented\n"])
 def test_code_blocks_can_take_the_keyboard_focus(markdown):
     # A long line scrolls the block sideways; focusable, it scrolls by keyboard too.
-    block = parse(render_markdown(markdown)).top
-    assert (block.tag.name, block["tabindex"]) == ("pre", "0")
+    (block,) = parse(render_markdown(markdown)).having(tabindex="0")
+    assert block.tag.name == "pre"
     assert block.top.tag.name == "code"
+
+
+def test_a_fenced_block_comes_under_a_bar_naming_its_language():
+    html = parse(render_markdown("```python\nprint(1)\n```\n\n```\nplain\n```"))
+    first, second = html.having(class_="code-block")
+    assert [bar.text for bar in html.having(class_="code-bar")] == ["python", ""]
+    assert first.one("code").text == "print(1)" and second.one("code").text == "plain"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "href", "text"),
+    [
+        ("![a cat on a mat](https://example.org/cat.png)", "https://example.org/cat.png", "Image: a cat on a mat"),
+        ("![](https://example.org/cat.png)", "https://example.org/cat.png", "Image: https://example.org/cat.png"),
+    ],
+)
+def test_an_image_becomes_a_link_named_by_its_alt_text(markdown, href, text):
+    # The CSP loads no image from elsewhere: the reader follows the link instead.
+    html = parse(render_markdown(markdown))
+    assert html.having(src=True) == []
+    link = html.one("link", text)
+    assert link["href"] == href
+
+
+@pytest.mark.parametrize(
+    ("markdown", "href", "text"),
+    [
+        ("see https://example.org/a?b=1 now", "https://example.org/a?b=1", "https://example.org/a?b=1"),
+        ("or www.example.org.", "http://www.example.org", "www.example.org"),
+    ],
+)
+def test_bare_urls_become_links(markdown, href, text):
+    link = parse(render_markdown(markdown)).one("link", text)
+    assert (link["href"], link["rel"]) == (href, "noopener noreferrer nofollow")
+
+
+def test_code_and_javascript_urls_are_not_linked():
+    html = parse(render_markdown("`https://example.org` and javascript:alert(1)"))
+    assert html.by_role("link") == []
 
 
 def test_table_alignment_uses_classes_not_inline_styles():

@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 
 from tests.conftest import PASSWORD
 from tests.fake_llm import FakeLLM
+from tests.html import parse
 from webapp import replies
-from webapp.assistant import ReplyRequest
+from webapp.assistant import ReplyRequest, error_detail, public_error
 from webapp.conversations import append_message, create_conversation
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User, utcnow
@@ -143,7 +144,8 @@ def test_thread_settings_choose_the_model_and_system_prompt(llm_app, fake_llm):
     response = client.post(f"/c/{thread}/settings", data={"model": "fake-large", "system_prompt": "Be brief."})
     assert response.status_code == 303
     page = client.get(f"/c/{thread}").text
-    assert '<option value="fake-large">' in page  # the server's models are offered
+    # The server's models are offered in the composer, the thread's chosen.
+    assert '<option value="fake-small">' in page and '<option value="fake-large" selected>' in page
     client.post(f"/c/{thread}/messages", data={"content": "Again"})
     request = fake_llm.requests[-1]
     assert request["model"] == "fake-large"
@@ -204,17 +206,38 @@ def live_text(app, message_id) -> str:
 
 def test_refresh_mid_reply_shows_what_arrived_and_keeps_streaming(llm_app, fake_llm):
     client = signed_in_client(llm_app)
-    thread, message_id = start_slow_reply(llm_app, client, fake_llm)
+    # Slower than the renders: each token is shown as it comes.
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.2)
     wait_until(lambda: live_text(llm_app, message_id).startswith("Hello from"))  # a few tokens in
     page = client.get(f"/c/{thread}").text
     assert f'id="message-{message_id}-text"' in page and "hx-sse:connect" in page
     events = sse_events(client.get(f"/c/{thread}/messages/{message_id}/stream").get_data(as_text=True))
-    # First what has arrived so far, replacing the text; then the rest; then the whole reply.
-    assert events[0][1].startswith(f'<div id="message-{message_id}-text" hx-swap-oob="innerHTML">Hello')
-    streamed = re.sub(r"<[^>]+>", "", "".join(data for name, data in events[:-2]))
-    assert streamed.replace("&lt;", "<") == "Hello from the **fake** model."
-    assert "<strong>fake</strong>" in events[-2][1]
+    # First what has arrived so far, replacing the text; then the reply so far,
+    # rendered, each time; then the whole reply.
+    assert events[0][1].startswith(f'<div id="message-{message_id}-text" hx-swap-oob="innerHTML"><p>Hello')
+    texts = [re.sub(r"<[^>]+>", "", data).strip() for name, data in events[:-2]]
+    assert len(texts) > 2 and all("Hello from the fake model.".startswith(text) for text in texts), texts
+    # Live Markdown: the bold word is bold while the reply is still coming.
+    assert "<p>Hello from the <strong>fake</strong>" in events[-3][1]
+    final = events[-2][1]
+    assert "<strong>fake</strong>" in final
+    with llm_app.app_context():
+        stored = db.session.get(Message, message_id).html
+    assert stored in final and f'<div id="message-{message_id}-text"' in events[-3][1]
     assert events[-1][0] == "done"
+
+
+def test_a_fast_reply_is_rendered_a_few_times_a_second_not_per_token(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    fake_llm.behaviour.tokens = ["word "] * 300
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.002)
+    started = time.monotonic()
+    events = sse_events(client.get(f"/c/{thread}/messages/{message_id}/stream").get_data(as_text=True))
+    took = time.monotonic() - started
+    renders = [data for name, data in events if name is None and "-text" in data]
+    # One render at the start and about one per 150 ms after, whatever the pace of tokens.
+    assert 1 <= len(renders) <= 3 + took / 0.15, (len(renders), took)
+    assert len(renders) < 300
 
 
 def test_two_readers_both_see_the_whole_reply(llm_app, fake_llm):
@@ -415,27 +438,36 @@ def test_retry_after_an_error(llm_app, fake_llm):
 
 
 @pytest.mark.parametrize(
-    ("setup", "message"),
+    ("setup", "detail", "plain"),
     [
-        (lambda b: setattr(b, "status", 500), "refused the request (500): fake refusal 500"),
-        (lambda b: setattr(b, "status", 401), "refused the request (401)"),
-        (lambda b: setattr(b, "first_delay", 3), "did not answer within 2 s"),
-        (lambda b: setattr(b, "garbage", True), "sent a reply Parley could not read"),
+        (lambda b: setattr(b, "status", 500), "refused the request (500): fake refusal 500", "not available right now"),
+        (lambda b: setattr(b, "status", 401), "refused the request (401)", "not available right now"),
+        (lambda b: setattr(b, "first_delay", 3), "did not answer within 2 s", "took too long to answer"),
+        (lambda b: setattr(b, "garbage", True), "sent a reply Parley could not read", "not available right now"),
     ],
     ids=["error-500", "unauthorised", "timeout", "garbage"],
 )
-def test_model_failures_keep_the_user_message_and_say_what_happened(llm_app, fake_llm, setup, message):
+def test_model_failures_keep_the_user_message_and_say_what_happened(llm_app, fake_llm, caplog, setup, detail, plain):
     client = signed_in_client(llm_app)
     setup(fake_llm.behaviour)
     thread = new_thread(client, "Will this work?")
     reply = reply_of(llm_app, thread)
     assert reply.status == "error"
-    assert message in reply.error
-    assert fake_llm.base_url in reply.error
     page = client.get(f"/c/{thread}")
     assert page.status_code == 200
     assert "Will this work?" in page.text
-    assert message.split(" (")[0] in page.text
+    # The person chatting is told plainly; the server's address and its
+    # words are for admins and the log.
+    assert plain in parse(page.text).one("alert").text
+    assert fake_llm.base_url not in page.text and detail not in page.text
+    assert any(detail in record.getMessage() and fake_llm.base_url in record.getMessage() for record in caplog.records)
+    with llm_app.app_context():
+        owner = db.session.scalar(select(User).where(User.username == "alice"))
+        owner.role = "admin"
+        db.session.commit()
+    shown = parse(client.get(f"/c/{thread}").text)
+    assert plain in shown.one("alert").text
+    assert shown.by_text(re.compile("Details \\(shown to admins only\\): .*" + re.escape(detail)))
 
 
 def test_failure_mid_stream_keeps_the_partial_reply(llm_app, fake_llm):
@@ -454,7 +486,8 @@ def test_model_server_down(make_app, client_for):
     thread = new_thread(client)
     reply = reply_of(app, thread)
     assert reply.status == "error"
-    assert "Could not reach the model server at http://127.0.0.1:9/v1" in reply.error
+    assert "Could not reach the model server at http://127.0.0.1:9/v1" in error_detail(reply.error)
+    assert public_error(reply.error).startswith("The assistant is not available right now.")
 
 
 def test_no_model_configured_says_how_to_choose_one(make_app, client_for, fake_llm):

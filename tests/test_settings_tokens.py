@@ -18,13 +18,19 @@ def create(client, name="laptop script"):
 def test_a_new_token_is_shown_once_and_works_with_the_api(app, client, auth, user):
     auth.login()
     response = create(client)
-    assert response.status_code == 201
-    shown = parse(response.text).one("status", re.compile("shown only this once"))
+    # Post/redirect/get: a reload of the page shown does not post again.
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/settings"
+    page = parse(client.get("/settings").text)
+    shown = page.one("status", re.compile("shown only this once"))
+    assert shown["id"] == "new-token"
     token = shown.by_label("New token")["value"]
     assert token.startswith("parley_")
-    page = client.get("/settings").text
-    assert parse(page).one("table", "Your API tokens").one("cell", "laptop script")
-    assert token not in page
+    assert shown.by_label("New token").has("autofocus")  # which scrolls it into view
+    assert shown.one("button", "Copy the new token")["data-copy"] == "new-token-value"
+    assert page.one("table", "Your API tokens").one("cell", "laptop script")
+    again = client.get("/settings").text
+    assert token not in again and "shown only this once" not in again
     api = app.test_client()
     listed = api.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
     assert listed.status_code == 200
@@ -35,7 +41,7 @@ def test_a_new_token_is_shown_once_and_works_with_the_api(app, client, auth, use
 
 def test_revoking_a_token_locks_it_out(app, client, auth, user):
     auth.login()
-    token = parse(create(client).text).by_label("New token")["value"]
+    token = parse(client.get(create(client).headers["Location"]).text).by_label("New token")["value"]
     revoke = parse(client.get("/settings").text).one("button", "Revoke laptop script").closest("form")
     response = client.post(revoke["action"])
     assert (response.status_code, response.headers["Location"]) == (303, "/settings")

@@ -84,8 +84,11 @@ def registration_open(setting: str) -> bool:
 
 
 def register_user(username: str, password: str) -> User:
-    """A new account from the sign-up form: the first one is the admin."""
-    return create_user(username, password, role="admin" if count_users() == 0 else "user")
+    """A new account from the sign-up form: the first one is the admin.
+    Registering signs the person in, so it counts as their first sign-in."""
+    user = create_user(username, password, role="admin" if count_users() == 0 else "user")
+    user.last_login_at = utcnow()
+    return user
 
 
 def end_sessions(user: User) -> None:

@@ -227,7 +227,7 @@ def append_message(
         role=role,
         content=content,
         # Rendered once, here, rather than on every page view.
-        html=render_markdown(content) if role == "assistant" and status == "complete" else None,
+        html=render_markdown(content) if role == "user" or (role == "assistant" and status == "complete") else None,
         tool_calls=tool_calls,
         status=status,
         created_at=now,

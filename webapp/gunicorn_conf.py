@@ -2,14 +2,29 @@
 
 Threaded workers, because a streamed reply holds its request open for as long
 as the model talks; each thread holds one stream. Override any of these on
-the command line, e.g. ``--bind 0.0.0.0:8000 --workers 2``.
+the command line, e.g. ``--bind 0.0.0.0:8000 --workers 2``; ``make run``
+takes the address from ``HOST`` and ``PORT`` (or ``BIND``).
 """
 
 import os
 import signal
 import threading
 
-bind = "127.0.0.1:5000"
+
+def bind_address() -> str:
+    """Where to listen: ``BIND`` (gunicorn's form: ``host:port``,
+    ``unix:/path``), else ``HOST`` (default 127.0.0.1) and ``PORT``
+    (default 5000)."""
+    if os.environ.get("BIND"):
+        return os.environ["BIND"]
+    host = os.environ.get("HOST") or "127.0.0.1"
+    port = os.environ.get("PORT") or "5000"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise SystemExit(f"PORT must be a port number from 1 to 65535, not {port!r}.")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+bind = bind_address()
 workers = 1
 worker_class = "gthread"
 threads = 256

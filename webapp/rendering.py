@@ -2,7 +2,10 @@
 
 markdown-it's ``js-default`` preset never passes raw HTML and refuses
 ``javascript:`` links; nh3 then allows only the tags Markdown produces, as a
-second wall should the first ever crack.
+second wall should the first ever crack. Bare URLs become links (linkify);
+an image becomes a link to it, named by its alt text, since the page's CSP
+loads no image from elsewhere; a code block comes under a bar that names its
+language (where parley.js puts its Copy button).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ ALLOWED_TAGS = {
     "br",
     "code",
     "del",
+    "div",
     "em",
     "h1",
     "h2",
@@ -54,6 +58,7 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "code": {"class"},
+    "div": {"class"},
     "span": {"class"},
     "td": {"class"},
     "th": {"class"},
@@ -72,9 +77,34 @@ def _highlight(code: str, language: str, _attrs: str) -> str:
     return highlight(code, lexer, _formatter)
 
 
+def _image_as_link(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env).strip()
+    src = token.attrGet("src") or ""
+    if not src:
+        return str(escape(alt))
+    return f'<a href="{escape(src)}">Image: {escape(alt or src)}</a>'
+
+
+def _fence_with_bar(self, tokens, idx, options, env) -> str:
+    language = (tokens[idx].info or "").strip().split(maxsplit=1)
+    label = f'<span class="code-lang">{escape(language[0])}</span>' if language else ""
+    block = self.rules_default_fence(tokens, idx, options, env)
+    return f'<div class="code-block"><div class="code-bar">{label}</div>{block}</div>\n'
+
+
 @functools.cache
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("js-default", {"highlight": _highlight}).enable("table").enable("strikethrough")
+    md = (
+        MarkdownIt("js-default", {"highlight": _highlight, "linkify": True})
+        .enable("table")
+        .enable("strikethrough")
+        .enable("linkify")
+    )
+    md.renderer.rules_default_fence = md.renderer.rules["fence"]
+    md.add_render_rule("image", _image_as_link)
+    md.add_render_rule("fence", _fence_with_bar)
+    return md
 
 
 # Table alignment comes as a style attribute, which the CSP (style-src

@@ -12,11 +12,14 @@ from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g, request
+from flask_login import current_user
+from markupsafe import Markup
 
+from webapp.assistant import error_detail, public_error
 from webapp.conversations import SYSTEM_PROMPT_MAX, USER_MESSAGE_MAX
 from webapp.models import MODEL_NAME_MAX, TITLE_MAX, USERNAME_MAX
 from webapp.organising import trash_days
-from webapp.rendering import mark_words
+from webapp.rendering import mark_words, render_markdown
 from webapp.search import MAX_QUERY as SEARCH_QUERY_MAX
 from webapp.shares import sharing_enabled
 
@@ -43,6 +46,35 @@ def local_time(when: datetime) -> str:
     return when.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
+def full_time(when: datetime) -> str:
+    """A message's time in full, as its tooltip shows it."""
+    local = when.astimezone(viewer_timezone())
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({local.tzname()})"
+
+
+def short_time(when: datetime) -> str:
+    """A message's time, short: the hour today, the day too before then
+    (parley.js says "5 min ago" for the last hour)."""
+    local = when.astimezone(viewer_timezone())
+    today = datetime.now(local.tzinfo).date()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if local.year == today.year:
+        return f"{local.day} {local:%b, %H:%M}"
+    return f"{local.day} {local:%b %Y, %H:%M}"
+
+
+def markdown(text: str) -> Markup:
+    """Message text as safe HTML, for a message stored without its HTML."""
+    return Markup(render_markdown(text))
+
+
+def viewer_is_admin() -> bool:
+    """Whether the person reading is an admin (macros, imported without the
+    page's context, ask this rather than ``current_user``)."""
+    return bool(current_user and current_user.is_authenticated and current_user.is_admin)
+
+
 def page_id() -> str:
     """A name for the page in the browser, which its htmx requests send back
     (``X-Parley-Page``): a page's own changes are not echoed back to it. A
@@ -58,10 +90,16 @@ _PAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
 
 def init_app(app: Flask) -> None:
     app.add_template_global(page_id)
+    app.add_template_global(viewer_is_admin)
     app.add_template_global(sharing_enabled)
     app.add_template_global(trash_days)
     app.add_template_filter(local_time)
     app.add_template_filter(mark_words)
+    app.add_template_filter(full_time)
+    app.add_template_filter(short_time)
+    app.add_template_filter(markdown)
+    app.add_template_filter(public_error)
+    app.add_template_filter(error_detail)
     for name, value in {
         "TITLE_MAX": TITLE_MAX,
         "USERNAME_MAX": USERNAME_MAX,

@@ -11,13 +11,33 @@ from typing import Protocol
 
 from flask import Flask
 
+# Between what everyone is told of a failed reply and the details for admins
+# (the model server's address, its own words), in the reply's error text.
+DETAIL_SEPARATOR = "\x1f"
+
 
 class ProviderError(Exception):
-    """The model could not answer; ``message`` says what a person can do."""
+    """The model could not answer; ``message`` says what a person can do,
+    ``detail`` what an admin needs to fix it (not shown to other users)."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, detail: str | None = None):
         super().__init__(message)
         self.message = message
+        self.detail = detail
+
+    def stored(self) -> str:
+        """The reply's error text: the message, and the details after a separator."""
+        return f"{self.message}{DETAIL_SEPARATOR}{self.detail}" if self.detail else self.message
+
+
+def public_error(error: str | None) -> str:
+    """What every reader of a failed reply is told."""
+    return (error or "").partition(DETAIL_SEPARATOR)[0]
+
+
+def error_detail(error: str | None) -> str:
+    """The details of a failed reply, for admins; empty if there are none."""
+    return (error or "").partition(DETAIL_SEPARATOR)[2]
 
 
 @dataclass

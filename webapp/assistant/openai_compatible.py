@@ -13,6 +13,7 @@ from webapp.assistant import ProviderError, ReplyRequest
 
 CONNECT_TIMEOUT = 5.0
 MODELS_TTL = 300.0  # seconds to keep the server's list of models
+UNAVAILABLE = "The assistant is not available right now. Try again later; if it keeps failing, tell your administrator."
 
 
 class OpenAICompatibleProvider:
@@ -62,19 +63,30 @@ class OpenAICompatibleProvider:
                         finished = finished or bool(choice.finish_reason)
             if not finished:
                 # The connection closed before the model said it was done.
-                raise ProviderError(f"The model server at {self.base_url} stopped in the middle of the reply.")
+                raise ProviderError(
+                    "The model stopped in the middle of the reply. Try again.",
+                    f"The model server at {self.base_url} closed the connection before the reply ended.",
+                )
         except openai.APITimeoutError:
             raise ProviderError(
-                f"The model server at {self.base_url} did not answer within {self.timeout} s."
+                "The model took too long to answer. Try again in a moment.",
+                f"The model server at {self.base_url} did not answer within {self.timeout} s.",
             ) from None
         except openai.APIConnectionError:
-            raise ProviderError(f"Could not reach the model server at {self.base_url}. Is it running?") from None
-        except openai.APIStatusError as error:
             raise ProviderError(
-                f"The model server at {self.base_url} refused the request ({error.status_code}): {_detail(error)}"
+                UNAVAILABLE, f"Could not reach the model server at {self.base_url}. Is it running?"
             ) from None
+        except openai.APIStatusError as error:
+            detail = f"The model server at {self.base_url} refused the request ({error.status_code}): {_detail(error)}"
+            if error.status_code == 404:
+                raise ProviderError(
+                    f"The model “{model}” is not available. Pick another one for this chat.", detail
+                ) from None
+            raise ProviderError(UNAVAILABLE, detail) from None
         except (openai.APIError, ValueError, TypeError, AttributeError, KeyError):
-            raise ProviderError(f"The model server at {self.base_url} sent a reply Parley could not read.") from None
+            raise ProviderError(
+                UNAVAILABLE, f"The model server at {self.base_url} sent a reply Parley could not read."
+            ) from None
 
     def list_models(self) -> list[str]:
         """The server's models, if it lists them (kept for a few minutes);

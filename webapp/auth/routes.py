@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.accounts import (
@@ -101,7 +101,8 @@ def render_settings(status: int = 200, *, password_form=None, token_form=None, n
 @bp.get("/settings")
 @login_required
 def settings():
-    return render_settings()
+    shown = session.pop("new_token", None)
+    return render_settings(new_token=(shown["name"], shown["value"]) if isinstance(shown, dict) else None)
 
 
 @bp.post("/settings/password")
@@ -131,9 +132,12 @@ def create_api_token():
         return render_settings(422, token_form=form)
     token, plaintext = create_token(current_user, form.name.data)
     db.session.commit()
-    # Shown once, in this response: a redirect would have to carry the secret
-    # in the session cookie to the next page.
-    return render_settings(201, new_token=(token, plaintext))
+    # Post/redirect/get, so that a reload does not make another token: the
+    # secret rides to the next page in the (signed, HttpOnly) session
+    # cookie, which drops it as soon as that page has shown it.
+    session["new_token"] = {"name": token.name, "value": plaintext}
+    # The page puts the focus on it (autofocus), which scrolls it into view.
+    return redirect(url_for("auth.settings"), 303)
 
 
 @bp.post("/settings/tokens/<int:token_id>/delete")

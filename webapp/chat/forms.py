@@ -12,6 +12,8 @@ class MessageForm(FlaskForm):
     content = TextAreaField("Message", validators=[rule(lambda text: check_message("user", text or ""))])
     # The message it follows, when not the last of the shown branch.
     parent = HiddenField(validators=[Optional(), MESSAGE_ID])
+    # The model to answer, from the composer's picker: the thread keeps it.
+    model = StringField("Model", validators=[rule(check_model_name)])
 
 
 class EditForm(FlaskForm):

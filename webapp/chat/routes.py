@@ -22,6 +22,7 @@ from webapp.chat.sidebar import grouped
 from webapp.chat.streaming import reply_stream, thread_stream
 from webapp.conversations import (
     SHOWN,
+    check_model_name,
     get_conversation,
     get_message,
     rename_conversation,
@@ -56,8 +57,10 @@ def require_login():
 
 @bp.context_processor
 def assistant_context() -> dict:
-    """The assistant the chat pages talk to: they say when it is the demo."""
-    return {"assistant": provider_for(current_app)}
+    """The assistant the chat pages talk to: they say when it is the demo,
+    and the composer offers the models it lists (asked only when shown)."""
+    provider = provider_for(current_app)
+    return {"assistant": provider, "model_choices": provider.list_models}
 
 
 def sidebar_context(
@@ -179,6 +182,7 @@ def create():
     if not form.validate_on_submit():
         return render_composer_error(form, None)
     conversation, _ = start_conversation(current_user, form.content.data)
+    choose_model(conversation, form.model.data)
     reply = start_reply(conversation)
     db.session.commit()
     url = url_for(".thread", conversation_id=conversation.id)
@@ -243,6 +247,7 @@ def post_message(conversation_id: uuid.UUID):
     if not form.validate_on_submit():
         return render_composer_error(form, conversation)
     parent = form.parent.data
+    choose_model(conversation, form.model.data)
     message, reply = add_message(
         conversation, "user", form.content.data, reply=True, parent=int(parent) if parent else SHOWN
     )
@@ -402,11 +407,24 @@ def settings(conversation_id: uuid.UUID):
     form = SettingsForm()
     if not form.validate_on_submit():
         return render_refusal("Not saved", first_error(form))
-    set_thread_settings(conversation, form.model.data, form.system_prompt.data)
+    # The ⚙ menu has no model field when the composer's picker chooses it.
+    model = form.model.data if "model" in request.form else conversation.model
+    set_thread_settings(conversation, model, form.system_prompt.data)
     db.session.commit()
     if not is_htmx():
         return redirect(url_for(".thread", conversation_id=conversation.id), 303)
-    return render_template("_partials/flashes.html", oob=True, notice="Chat settings saved.")
+    return render_template(
+        "chat/actions/settings.html", conversation=conversation, models=provider_for(current_app).list_models()
+    )
+
+
+def choose_model(conversation: Conversation, model: str | None) -> None:
+    """The composer's model picker: a model other than the one the thread
+    answers with becomes the thread's, from this reply on (one the thread
+    already uses, the server's default included, changes nothing)."""
+    model = check_model_name(model)
+    if model and model != (conversation.model or provider_for(current_app).default_model):
+        set_thread_settings(conversation, model, conversation.system_prompt)
 
 
 def write_reply(reply: Message) -> bool:

@@ -2,12 +2,14 @@
 thread's new messages as they are added (in another tab, on another device,
 through the API).
 
-A reply's stream: htmx's SSE extension swaps each unnamed message into the
-reply's text (``beforeend``), so pieces go out as escaped text. The first
-message of a connection replaces the text outright, so a reconnect or a
-second tab starts from what has arrived so far. When the reply ends, the
-finished message replaces the whole placeholder (out of band), which also
-ends the stream; ``event: done`` closes it as well.
+A reply's stream: each message is the reply so far, rendered and sanitised
+as the finished reply will be (Markdown, highlighted code), replacing the
+reply's text out of band; at most one every ``RENDER_EVERY`` seconds, so a
+fast model costs a few renders a second, not one per token. The first
+message of a connection goes at once, so a reconnect or a second tab starts
+from what has arrived so far. When the reply ends, the finished message
+(its stored HTML: what a reload shows) replaces the whole placeholder (out
+of band), which also ends the stream; ``event: done`` closes it as well.
 
 A thread's stream carries messages that the page does not show yet, as a
 partial appended to the message list, and messages that changed (a reply
@@ -19,19 +21,21 @@ reconnects, so nothing added in between is missed.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 
 from flask import Response, render_template, stream_with_context
-from markupsafe import escape
 from sqlalchemy import select
 
 from webapp import replies
 from webapp.branches import list_messages, versions_of
 from webapp.extensions import db
 from webapp.models import Conversation, Message
+from webapp.rendering import render_markdown
 
 KEEPALIVE_SECONDS = 15.0
+RENDER_EVERY = 0.15  # seconds between two renders of a reply being written
 NEW_MESSAGES_MAX = 50
 
 
@@ -54,10 +58,8 @@ def event_stream(events: Iterator[str]) -> Response:
 # --- a reply ---------------------------------------------------------------------------------
 
 
-def _text(message_id: int, text: str, replace: bool) -> str:
-    if replace:
-        return sse(f'<div id="message-{message_id}-text" hx-swap-oob="innerHTML">{escape(text)}</div>')
-    return sse(str(escape(text)))
+def _rendered(message_id: int, text: str) -> str:
+    return sse(f'<div id="message-{message_id}-text" hx-swap-oob="innerHTML">{render_markdown(text)}</div>')
 
 
 def _final(conversation_id: uuid.UUID, message_id: int) -> Iterator[str]:
@@ -78,19 +80,23 @@ def reply_stream(conversation: Conversation, message: Message) -> Response:
 
     def events() -> Iterator[str]:
         yield ": open\n\n"  # send the headers now
-        held, first = "", True
-        for event in replies.follow(message_id, keepalive=KEEPALIVE_SECONDS):
-            if event is None:
-                yield ": keep-alive\n\n"
-            elif isinstance(event, replies.Piece):
-                held += event.text
-                # htmx drops a message that is only white space: keep it for
-                # the next word (the first one replaces the text even so).
-                if held.strip() or (first and event.text == ""):
-                    yield _text(message_id, held, replace=first)
-                    held, first = "", False
-            else:
+        text, shown = "", None
+        sent_at = 0.0  # when the text was last sent
+        spoke_at = time.monotonic()  # when anything was last sent
+        for event in replies.follow(message_id, keepalive=KEEPALIVE_SECONDS, tick=RENDER_EVERY):
+            now = time.monotonic()
+            if isinstance(event, replies.Piece):
+                text = text[: event.offset] + event.text
+                if shown is not None and now - sent_at < RENDER_EVERY:
+                    continue  # held back until the next tick or piece
+            elif event is not None:
                 break
+            if text != shown:
+                yield _rendered(message_id, text)
+                shown, sent_at, spoke_at = text, now, now
+            elif now - spoke_at >= KEEPALIVE_SECONDS:
+                yield ": keep-alive\n\n"
+                spoke_at = now
         yield from _final(conversation_id, message_id)
 
     return event_stream(events())

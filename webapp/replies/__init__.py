@@ -282,7 +282,9 @@ def write(eng: Engine, writer: Writer) -> None:
         if not writer.stopped.is_set() and not text.strip():
             status, error = "error", EMPTY
     except ProviderError as failure:
-        status, error = "error", failure.message
+        if failure.detail:
+            log.warning("reply %s failed: %s", reply_id, failure.detail)
+        status, error = "error", failure.stored()
     except Exception:
         if not writer.stopped.is_set():  # closing the model's stream on Stop lands here
             log.exception("writing reply %s failed", reply_id)
@@ -358,11 +360,12 @@ class End:
     status: str
 
 
-def follow(reply_id: int, keepalive: float = 15.0) -> Iterator[Piece | End | None]:
+def follow(reply_id: int, keepalive: float = 15.0, tick: float | None = None) -> Iterator[Piece | End | None]:
     """What a reader shows: the text so far (a piece at offset 0), each new
     piece, then the end. None now and then while nothing happens, so the
-    caller can keep its connection alive. Starts the writing here if nobody
-    has (a pending reply whose request went away)."""
+    caller can keep its connection alive; with ``tick``, None after every
+    ``tick`` seconds without a piece (to show what it holds back). Starts the
+    writing here if nobody has (a pending reply whose request went away)."""
     eng = engine()
     with eng.relay.subscribe(reply_channel(reply_id)) as subscription:
         status = _status(reply_id)
@@ -382,16 +385,21 @@ def follow(reply_id: int, keepalive: float = 15.0) -> Iterator[Piece | End | Non
         if ended is not None:
             yield End(ended)
             return
-        quiet = 0.0
+        quiet = probed = 0.0
+        probe_every = min(PROBE_SECONDS, keepalive)
+        wait = min(probe_every, tick) if tick else probe_every
         while True:
-            message = subscription.get(timeout=min(PROBE_SECONDS, keepalive))
+            message = subscription.get(timeout=wait)
             if message is None:
-                quiet += PROBE_SECONDS
-                ended = _check_writer(eng, reply_id)
-                if ended is not None:
-                    yield End(ended)
-                    return
-                if quiet >= keepalive:
+                quiet += wait
+                probed += wait
+                if probed >= probe_every:
+                    probed = 0.0
+                    ended = _check_writer(eng, reply_id)
+                    if ended is not None:
+                        yield End(ended)
+                        return
+                if tick or quiet >= keepalive:
                     quiet = 0.0
                     yield None
                 continue
