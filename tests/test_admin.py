@@ -86,7 +86,7 @@ def test_admin_home_and_conversations_list_every_thread_newest_activity_first(ad
         assert thread_ids(page.text) == [site.bobs, site.newer, site.older]
     html = parse(page.text)
     table = html.one("table", "All threads, newest activity first")
-    assert table.texts("columnheader")[0] == "Title"
+    assert table.texts("columnheader")[:2] == ["Select", "Title"]
     row = table.by_id(f"conv-{site.newer}").columns
     assert row["Title"].one("link", "Alice newer")["href"] == f"/admin/conversations/{site.newer}"
     assert row["Owner"].one("link").text == "alice"
@@ -273,20 +273,21 @@ def test_a_renamed_title_is_shown_isolated_from_the_text_around_it(admin, site, 
 # --- delete --------------------------------------------------------------------------------------
 
 
-def test_delete_removes_the_thread_and_returns_to_the_list(app, admin, site):
+def test_delete_moves_the_thread_to_the_trash_and_returns_to_the_list(app, admin, site):
     back = "/admin/conversations?user=alice"
     response = admin.post(f"/admin/conversations/{site.newer}/delete", data={"next": back})
     assert (response.status_code, response.headers["Location"]) == (303, back)
     with app.app_context():
-        assert db.session.get(Conversation, site.newer) is None
+        assert db.session.get(Conversation, site.newer).deleted_at is not None
         assert (
             db.session.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == site.newer))
-            == 0
+            == 3
         )
     assert audit_rows(app) == [("delete_thread", "root", "alice", "Alice newer", None)]
     page = admin.get(back)
-    assert "Deleted “Alice newer” of alice." in page.text
+    assert "Moved “Alice newer” of alice to the trash." in page.text
     assert thread_ids(page.text) == [site.older]
+    assert thread_ids(admin.get("/admin/conversations?state=trash").text) == [site.newer]
 
 
 def test_delete_over_htmx_leaves_a_row_saying_what_went(app, admin, site):
@@ -294,7 +295,7 @@ def test_delete_over_htmx_leaves_a_row_saying_what_went(app, admin, site):
     assert response.status_code == 200
     row = parse(response.text).top
     assert row["id"] == f"conv-{site.newer}" and "removed-row" in row.classes
-    assert row.text == "Deleted “Alice newer” of alice with its 3 messages."
+    assert row.text == "Moved “Alice newer” of alice to the trash."
     # The keyboard focus, whose button went with the row, lands on what replaced it.
     cell = row.one("cell")
     assert (cell["tabindex"], cell.has("autofocus")) == ("-1", True)
@@ -302,7 +303,7 @@ def test_delete_over_htmx_leaves_a_row_saying_what_went(app, admin, site):
 
 def test_delete_needs_confirmation_in_the_page_without_javascript(admin, site):
     row = parse(admin.get("/admin/conversations").text).by_id(f"conv-{site.newer}")
-    (question,) = row.by_text("Delete “Alice newer” of alice with its 3 messages? This cannot be undone.")
+    (question,) = row.by_text("Move “Alice newer” of alice to the trash? It can be restored for 30 days.")
     confirmation = question.closest("group")  # a <details>, shut until "Delete…" opens it
     assert not confirmation.has("open")
     assert confirmation.one("button", "Delete thread")
@@ -445,7 +446,8 @@ def test_delete_user_asks_first_naming_what_goes(app, admin, site):
     page = admin.get(f"/admin/users/{site.alice}/delete?next=/admin/users%3Fq%3Da")
     assert page.status_code == 200
     html = parse(page.text)
-    assert html.has_text("with everything it owns: 2 threads and 3 messages.")
+    assert html.has_text("with everything it owns: 2 threads and 3 messages, those in its trash included")
+    assert html.has_text("they do not go to the trash")
     form = html.one("form", action=f"/admin/users/{site.alice}/delete")
     assert form.one("button").text == "Delete alice and 2 threads"
     assert [field["value"] for field in form.having(name="next")] == ["/admin/users?q=a"]

@@ -10,14 +10,18 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from tests.factories import add_thread, add_user
+from tests.plans import query_plan
 from webapp.administration import (
     account_footprint,
+    bulk_threads,
     delete_account,
     delete_thread,
     list_accounts,
     list_all_conversations,
+    purge_thread,
     removal_refusal,
     rename_thread,
+    restore_thread,
     set_active,
     set_role,
     title_words,
@@ -92,17 +96,58 @@ def test_rename_refuses_what_the_owner_could_not_set(people, title, message):
     assert events() == []
 
 
-def test_delete_thread_deletes_messages_and_keeps_an_audit_event(people):
+def test_delete_restore_and_purge_of_a_thread_are_each_audited_with_title_and_owner(people):
     root, alice, _, thread = people
     thread_id = thread.id
     delete_thread(root, thread)
     db.session.commit()
+    assert db.session.get(Conversation, thread_id).deleted_at is not None
+    assert count(Message) == 3  # in the trash, not gone
+    restore_thread(root, db.session.get(Conversation, thread_id))
+    db.session.commit()
+    assert db.session.get(Conversation, thread_id).deleted_at is None
+    with pytest.raises(Conflict):  # only a thread in the trash is purged
+        purge_thread(root, db.session.get(Conversation, thread_id))
+    db.session.rollback()
+    delete_thread(root, db.session.get(Conversation, thread_id))
+    purge_thread(root, db.session.get(Conversation, thread_id))
+    db.session.commit()
     assert db.session.get(Conversation, thread_id) is None
     assert count(Message) == 0
-    (event_,) = events()
-    assert (event_.action, event_.target_id, event_.target_owner_name) == ("delete_thread", str(thread_id), "Alice")
-    assert event_.old_value == "Alice's plans"
-    assert event_.detail == "3 messages deleted with it"
+    assert [(e.action, e.target_id, e.target_owner_name, e.old_value, e.detail) for e in events()] == [
+        ("delete_thread", str(thread_id), "Alice", "Alice's plans", "moved to the trash"),
+        ("restore_thread", str(thread_id), "Alice", "Alice's plans", None),
+        ("delete_thread", str(thread_id), "Alice", "Alice's plans", "moved to the trash"),
+        ("purge_thread", str(thread_id), "Alice", "Alice's plans", "3 messages deleted with it"),
+    ]
+
+
+def test_with_no_trash_an_admin_delete_is_for_good(app, people):
+    root, _, _, thread = people
+    app.config["PARLEY_TRASH_DAYS"] = 0
+    thread_id = thread.id
+    delete_thread(root, thread)
+    db.session.commit()
+    assert db.session.get(Conversation, thread_id) is None
+    assert [(e.action, e.detail) for e in events()] == [("delete_thread", "3 messages deleted with it")]
+
+
+def test_bulk_acts_on_anyones_threads_auditing_each_and_counts_what_it_could_not(people):
+    import uuid
+
+    root, alice, bob, thread = people
+    bobs = add_thread(bob, "Bob's", messages=1)
+    db.session.commit()
+    result = bulk_threads(root, "delete", [thread.id, bobs.id, uuid.uuid4()])
+    db.session.commit()
+    assert (result.done, result.not_found) == (2, 1)
+    assert sorted(e.target_owner_name for e in events()) == ["Alice", "bob"]
+    result = bulk_threads(root, "purge", [thread.id, bobs.id])
+    db.session.commit()
+    assert (result.done, result.not_found) == (2, 0)
+    assert count(Message) == 0
+    with pytest.raises(InvalidInput):
+        bulk_threads(root, "pin", [thread.id])
 
 
 # --- roles and status -----------------------------------------------------------------------
@@ -444,33 +489,6 @@ def test_a_page_of_threads_is_one_query_whatever_the_number_of_owners(many, coun
         rows = list_all_conversations(limit=50).items
         assert {row.owner_name for row in rows} == {"ann", "Ben", "cat"}
     assert len(seen) == 1, seen
-
-
-def query_plan(run) -> str:
-    """The plan the database chooses for the last statement ``run`` executes."""
-    seen: list[tuple] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        run()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    statement, parameters = seen[-1]
-    connection = db.session.connection()
-    cursor = connection.connection.dbapi_connection.cursor()
-    if engine.dialect.name == "sqlite":
-        cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-        return "\n".join(str(row[-1]) for row in cursor.fetchall())
-    # Tables this small are cheaper to read whole; ask whether the index can
-    # serve the order at all.
-    cursor.execute("SET LOCAL enable_seqscan = off")
-    cursor.execute("SET LOCAL enable_bitmapscan = off")
-    cursor.execute("EXPLAIN " + statement, parameters)
-    return "\n".join(row[0] for row in cursor.fetchall())
 
 
 @pytest.mark.parametrize("paged", [False, True], ids=["first page", "next page"])

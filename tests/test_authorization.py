@@ -48,6 +48,7 @@ FORM_DATA = {
     "chat.archive": {"archived": "1"},
     "chat.bulk": {"action": "pin", "ids": "{thread}"},
     "admin.rename": {"title": "renamed"},
+    "admin.bulk": {"action": "delete", "ids": "{thread}"},
     "admin.set_role": {"role": "admin"},
     "admin.set_active": {"active": "0"},
 }
@@ -228,6 +229,9 @@ OPEN = {
     ("GET", "admin.messages"): page("Alice's"),
     ("POST", "admin.rename"): redirect("/admin/conversations/{thread}"),
     ("POST", "admin.delete"): redirect("/admin/conversations"),
+    ("POST", "admin.restore"): conflict,  # the thread is not in the trash
+    ("POST", "admin.purge"): conflict,
+    ("POST", "admin.bulk"): redirect("/admin/conversations"),
     ("GET", "admin.users"): page("Users"),
     ("POST", "admin.set_role"): redirect("/admin/users"),
     ("POST", "admin.set_active"): redirect("/admin/users"),

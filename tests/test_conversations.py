@@ -13,7 +13,6 @@ from webapp.branches import list_messages
 from webapp.conversations import (
     append_message,
     create_conversation,
-    delete_conversation,
     get_any_conversation,
     get_conversation,
     list_conversations,
@@ -24,6 +23,7 @@ from webapp.error_pages import status_of
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
 from webapp.models import Conversation, Message
+from webapp.organising import delete_for_good
 
 
 def count(model, **where) -> int:
@@ -373,7 +373,7 @@ def test_delete_conversation_removes_its_messages_only(ctx, user):
     append_message(kept, "user", "stays")
     db.session.commit()
     doomed_id = doomed.id
-    delete_conversation(doomed)
+    delete_for_good(doomed)
     db.session.commit()
     with pytest.raises(NotFound):
         get_conversation(user, doomed_id)

@@ -21,12 +21,12 @@ from webapp import search as search_module
 from webapp.conversations import (
     append_message,
     create_conversation,
-    delete_conversation,
     rename_conversation,
     start_reply,
 )
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User, utcnow
+from webapp.organising import delete_for_good
 from webapp.rendering import mark_words
 from webapp.search import MAX_QUERY, parse_query, search, snippet
 
@@ -293,7 +293,7 @@ def test_rename_delete_and_fork_keep_the_index_in_step(ctx, user):
     copy.title = "Copy"
     db.session.flush()
     assert sorted(titles(user, "airship"), key=str) == sorted(["Copy", None], key=str)
-    delete_conversation(thread)
+    delete_for_good(thread)
     db.session.commit()
     assert titles(user, "airship") == ["Copy"]
 

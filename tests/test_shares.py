@@ -16,11 +16,11 @@ from webapp.branches import list_messages
 from webapp.conversations import (
     append_message,
     create_conversation,
-    delete_conversation,
 )
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.models import AuditEvent, Share, SharedMessage
+from webapp.organising import delete_for_good
 
 LINK = re.compile(r"/s/([A-Za-z0-9_-]{32})")
 
@@ -122,7 +122,7 @@ def test_a_deleted_thread_takes_its_link_with_it(ctx, user):
     thread = add_thread(user, "Plans", messages=1)
     token = shares.share_thread(thread).token
     db.session.commit()
-    delete_conversation(thread)
+    delete_for_good(thread)
     db.session.commit()
     with pytest.raises(NotFound):
         shares.find_share(token)
@@ -189,7 +189,7 @@ def test_the_migrated_schema_keeps_shares_and_audits_their_revocation(make_app):
         db.session.commit()
         shares.share_thread(thread)
         db.session.commit()
-        delete_conversation(thread)
+        delete_for_good(thread)
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(SharedMessage)) == 0
         assert db.session.scalar(select(AuditEvent.action)) == "revoke_share"

@@ -8,18 +8,21 @@ the same transaction as the change, and leaves the commit to the caller.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, Select, exists, func, select
+from sqlalchemy.orm import joinedload
 
+from webapp import organising
 from webapp.accounts import USERNAME_PATTERN, delete_user, end_sessions, find_user
-from webapp.audit import record
+from webapp.audit import new_event, record
 from webapp.conversations import (
     activity_cursor,
     by_recent_activity,
     clean_title,
-    delete_conversation,
+    in_place,
     rename_conversation,
 )
 from webapp.errors import Conflict, InvalidInput
@@ -57,15 +60,22 @@ def title_words(q: str | None) -> list[str]:
 # --- reading ---------------------------------------------------------------------------
 
 
-def all_conversations_query(cursor: str | None, *, words: list[str] = (), owner: User | None = None) -> Select[Any]:
-    """Every user's threads with their owner's name, newest activity first.
+def all_conversations_query(
+    cursor: str | None, *, words: list[str] = (), owner: User | None = None, state: str = "active"
+) -> Select[Any]:
+    """Every user's threads in ``state`` (``active``, ``archived``,
+    ``trash``) with their owner's name, newest activity first.
 
     Without an owner it walks ``ix_conversations_recent`` (updated_at, id);
     with one, ``ix_conversations_user_recent``. Title words are looked up in
     the search index (each the start of a word, in any case, accents
     ignored, as in search) and filter that walk.
     """
-    query = select(Conversation, User.username.label("owner_name")).join(User, Conversation.user_id == User.id)
+    query = (
+        select(Conversation, User.username.label("owner_name"))
+        .join(User, Conversation.user_id == User.id)
+        .where(in_place(state))
+    )
     if owner is not None:
         query = query.where(Conversation.user_id == owner.id)
     if words:
@@ -75,16 +85,26 @@ def all_conversations_query(cursor: str | None, *, words: list[str] = (), owner:
 
 
 def list_all_conversations(
-    cursor: str | None = None, *, words: list[str] = (), owner: User | None = None, limit: int = 50
+    cursor: str | None = None,
+    *,
+    words: list[str] = (),
+    owner: User | None = None,
+    state: str = "active",
+    limit: int = 50,
 ) -> Page[Row[tuple[Conversation, str]]]:
     """A page of ``(conversation, owner_name)`` rows for the admin table."""
     check_limit(limit, 100)
-    query = all_conversations_query(cursor, words=words, owner=owner)
+    query = all_conversations_query(cursor, words=words, owner=owner, state=state)
     return keyset_page(query, limit, lambda row: activity_cursor(row.Conversation), rows=True)
 
 
 def list_threads_of(
-    username: str | None, cursor: str | None = None, *, words: list[str] = (), limit: int = 50
+    username: str | None,
+    cursor: str | None = None,
+    *,
+    words: list[str] = (),
+    state: str = "active",
+    limit: int = 50,
 ) -> tuple[Page[Row[tuple[Conversation, str]]], User | None]:
     """The admin table filtered by owner: every user's threads, or, given a
     username (in any case), that account's and the account; an unknown
@@ -92,7 +112,7 @@ def list_threads_of(
     owner = find_user(username) if username else None
     if username and owner is None:
         return Page([], None), None
-    return list_all_conversations(cursor, words=words, owner=owner, limit=limit), owner
+    return list_all_conversations(cursor, words=words, owner=owner, state=state, limit=limit), owner
 
 
 @dataclass(frozen=True)
@@ -220,18 +240,65 @@ def rename_thread(actor: User | None, conversation: Conversation, title: str) ->
     return record(actor, "rename_thread", conversation, old_value=old, new_value=new)
 
 
+def _messages(count: int) -> str:
+    return f"{count} message{'s' if count != 1 else ''}"
+
+
 def delete_thread(actor: User | None, conversation: Conversation) -> AuditEvent:
-    """Delete anyone's thread with its messages."""
-    count = conversation.message_count
-    event = record(
-        actor,
-        "delete_thread",
-        conversation,
-        old_value=conversation.title,
-        detail=f"{count} message{'s' if count != 1 else ''} deleted with it",
-    )
-    delete_conversation(conversation)
+    """Move anyone's thread to the trash (with ``PARLEY_TRASH_DAYS=0``,
+    delete it at once)."""
+    restorable = organising.trash_days() > 0
+    detail = "moved to the trash" if restorable else f"{_messages(conversation.message_count)} deleted with it"
+    event = record(actor, "delete_thread", conversation, old_value=conversation.title, detail=detail)
+    organising.move_to_trash(conversation)
     return event
+
+
+def restore_thread(actor: User | None, conversation: Conversation) -> AuditEvent:
+    """Bring anyone's thread back from the trash."""
+    if conversation.deleted_at is None:
+        raise Conflict("That thread is not in the trash.")
+    event = record(actor, "restore_thread", conversation, old_value=conversation.title)
+    organising.restore(conversation)
+    return event
+
+
+def purge_thread(actor: User | None, conversation: Conversation) -> AuditEvent:
+    """Delete anyone's thread in the trash for good, with its messages."""
+    if conversation.deleted_at is None:
+        raise Conflict("Only a thread in the trash can be deleted for good; move it to the trash first.")
+    detail = f"{_messages(conversation.message_count)} deleted with it"
+    event = record(actor, "purge_thread", conversation, old_value=conversation.title, detail=detail)
+    organising.purge(conversation)
+    return event
+
+
+ADMIN_BULK_ACTIONS = ("delete", "restore", "purge")
+BULK_AUDIT = {"delete": "delete_thread", "restore": "restore_thread", "purge": "purge_thread"}
+
+
+def bulk_threads(actor: User | None, action: str, ids: list[uuid.UUID]) -> organising.BulkResult:
+    """One action on anyone's threads, each one audited, in one transaction."""
+    if action not in ADMIN_BULK_ACTIONS:
+        raise InvalidInput("action", f"Choose an action: {', '.join(ADMIN_BULK_ACTIONS)}.")
+    chosen = db.session.scalars(
+        select(Conversation)
+        .options(joinedload(Conversation.user))
+        .where(Conversation.id.in_(ids), organising.applies_to(action))
+    ).all()
+    detail = {"delete": "moved to the trash" if organising.trash_days() else None, "restore": None}
+    db.session.add_all(
+        new_event(
+            actor,
+            BULK_AUDIT[action],
+            conversation,
+            old_value=conversation.title,
+            detail=detail.get(action, f"{_messages(conversation.message_count)} deleted with it"),
+        )
+        for conversation in chosen
+    )
+    result = organising.bulk(None, action, [conversation.id for conversation in chosen])
+    return organising.BulkResult(action, result.done, len(ids) - result.done)
 
 
 # --- accounts --------------------------------------------------------------------------------

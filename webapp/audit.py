@@ -29,11 +29,27 @@ def record(
     detail: str | None = None,
 ) -> AuditEvent:
     """Add an event for ``actor`` (None: the command line) doing ``action``."""
+    event = new_event(actor, action, target, old_value=old_value, new_value=new_value, detail=detail)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def new_event(
+    actor: User | None,
+    action: str,
+    target: Conversation | User,
+    *,
+    old_value: str | None = None,
+    new_value: str | None = None,
+    detail: str | None = None,
+) -> AuditEvent:
+    """The event, not yet added (many at once: ``db.session.add_all``)."""
     if isinstance(target, Conversation):
         target_type, owner_name = "conversation", target.user.username
     else:
         target_type, owner_name = "user", target.username
-    event = AuditEvent(
+    return AuditEvent(
         created_at=utcnow(),
         actor_id=actor.id if actor is not None else None,
         actor_name=actor.username if actor is not None else CLI_ACTOR,
@@ -45,9 +61,6 @@ def record(
         new_value=new_value,
         detail=detail,
     )
-    db.session.add(event)
-    db.session.flush()
-    return event
 
 
 def list_events(cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:

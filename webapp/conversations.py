@@ -103,7 +103,8 @@ def create_conversation(
     return conversation
 
 
-def _conversation_id(value: uuid.UUID | str) -> uuid.UUID:
+def as_conversation_id(value: uuid.UUID | str) -> uuid.UUID:
+    """A thread id from a URL or a body; one that is not an id names no thread."""
     if isinstance(value, uuid.UUID):
         return value
     try:
@@ -117,7 +118,7 @@ def get_conversation(user: User, conversation_id: uuid.UUID | str) -> Conversati
     exactly as missing as none."""
     conversation = db.session.scalar(
         select(Conversation).where(
-            Conversation.id == _conversation_id(conversation_id),
+            Conversation.id == as_conversation_id(conversation_id),
             Conversation.user_id == user.id,
             Conversation.deleted_at.is_(None),
         )
@@ -127,10 +128,11 @@ def get_conversation(user: User, conversation_id: uuid.UUID | str) -> Conversati
     return conversation
 
 
-def get_any_conversation(conversation_id: uuid.UUID | str) -> Conversation:
-    """Any user's conversation: for the admin area only."""
-    conversation = db.session.get(Conversation, _conversation_id(conversation_id))
-    if conversation is None:
+def get_any_conversation(conversation_id: uuid.UUID | str, *, trashed: bool = True) -> Conversation:
+    """Any user's conversation, one in the trash too unless ``trashed`` is
+    False: for the admin area only."""
+    conversation = db.session.get(Conversation, as_conversation_id(conversation_id))
+    if conversation is None or (not trashed and conversation.deleted_at is not None):
         raise NotFound()
     return conversation
 
@@ -295,12 +297,6 @@ def set_thread_settings(conversation: Conversation, model: str | None, system_pr
     """The model a thread talks to and its system prompt (blank: none)."""
     conversation.model = check_model_name(model)
     conversation.system_prompt = check_system_prompt(system_prompt)
-    db.session.flush()
-
-
-def delete_conversation(conversation: Conversation) -> None:
-    """Delete the conversation; the database removes its messages with it."""
-    db.session.delete(conversation)
     db.session.flush()
 
 

@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Boolean, Select, delete, literal, select, true, tuple_, update
+from sqlalchemy import Boolean, Select, delete, inspect, literal, select, true, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp.conversations import activity_cursor, in_place, list_conversations
+from webapp.conversations import activity_cursor, as_conversation_id, in_place, list_conversations
 from webapp.errors import Conflict, InvalidInput, NotFound
 from webapp.extensions import db
 from webapp.models import Chore, Conversation, User, utcnow
@@ -91,10 +91,15 @@ def purge(conversation: Conversation) -> None:
     _delete_for_good([conversation.id])
 
 
-def get_trashed(user: User | None, conversation_id: uuid.UUID) -> Conversation:
+def delete_for_good(conversation: Conversation) -> None:
+    """Delete a thread at once, wherever it is (the API's ``?permanent=1``)."""
+    _delete_for_good([conversation.id])
+
+
+def get_trashed(user: User | None, conversation_id: uuid.UUID | str) -> Conversation:
     """A thread of ``user``'s (anyone's for None: the admin) in any place,
     the trash included: for restoring and purging."""
-    query = select(Conversation).where(Conversation.id == conversation_id)
+    query = select(Conversation).where(Conversation.id == as_conversation_id(conversation_id))
     if user is not None:
         query = query.where(Conversation.user_id == user.id)
     conversation = db.session.scalar(query)
@@ -115,8 +120,11 @@ def _delete_for_good(ids: Iterable[uuid.UUID]) -> int:
         deleted += db.session.execute(
             delete(Conversation).where(Conversation.id.in_(chunk)), execution_options={"synchronize_session": False}
         ).rowcount
+    # Forget the deleted threads the session holds (by identity: reading an
+    # attribute of one would go looking for its row).
+    gone = set(ids)
     for conversation in [o for o in db.session.identity_map.values() if isinstance(o, Conversation)]:
-        if conversation.id in ids:
+        if inspect(conversation).identity[0] in gone:
             db.session.expunge(conversation)
     return deleted
 
@@ -226,7 +234,7 @@ def parse_ids(values: Iterable[str]) -> list[uuid.UUID]:
     return list(dict.fromkeys(ids))
 
 
-def _applies_to(action: str) -> Any:
+def applies_to(action: str) -> Any:
     """Where a chosen thread must be for ``action`` to apply to it; one
     elsewhere counts as not found (restoring a thread not in the trash)."""
     if action in ("restore", "purge"):
@@ -253,7 +261,7 @@ def bulk(user: User | None, action: str, chosen: Select[Any] | list[uuid.UUID]) 
     search result, the whole archive or trash). Ids of no thread of the
     user's are counted as not found and nothing of anyone else's is touched."""
     check_action(action)
-    query = select(Conversation.id).where(Conversation.id.in_(chosen), _applies_to(action))
+    query = select(Conversation.id).where(Conversation.id.in_(chosen), applies_to(action))
     if user is not None:
         query = query.where(Conversation.user_id == user.id)
     ids = list(db.session.scalars(query))

@@ -23,6 +23,9 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "updated_at": timestamp(conversation.updated_at),
         "message_count": conversation.message_count,
         "current_message_id": conversation.current_message_id,
+        "pinned": conversation.pinned,
+        "archived": conversation.archived,
+        "deleted_at": timestamp(conversation.deleted_at) if conversation.deleted_at else None,
     }
 
 

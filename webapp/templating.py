@@ -18,7 +18,7 @@ from markupsafe import Markup
 from webapp.assistant import error_detail, public_error
 from webapp.conversations import SYSTEM_PROMPT_MAX, USER_MESSAGE_MAX
 from webapp.models import MODEL_NAME_MAX, TITLE_MAX, USERNAME_MAX
-from webapp.organising import trash_days
+from webapp.organising import purge_date, trash_days
 from webapp.rendering import mark_words, render_markdown
 from webapp.search import MAX_QUERY as SEARCH_QUERY_MAX
 from webapp.shares import sharing_enabled
@@ -93,6 +93,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(viewer_is_admin)
     app.add_template_global(sharing_enabled)
     app.add_template_global(trash_days)
+    app.add_template_global(purge_date)
     app.add_template_filter(local_time)
     app.add_template_filter(mark_words)
     app.add_template_filter(full_time)

@@ -1,7 +1,8 @@
 """organising: pinned and archived threads, a trash, and the chores table
 
 ``deleted_at`` puts a thread in the trash; partial indexes keep the sidebar,
-the archive, the trash and the purge each reading only its own threads.
+the admin table, the archive, the trash and the purge each reading only its
+own threads.
 ``chores`` records when the hourly trash purge last ran, for every instance.
 The audit log learns ``restore_thread`` and ``purge_thread``.
 
@@ -52,6 +53,9 @@ def upgrade():
     op.add_column("conversations", sa.Column("pinned", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column("conversations", sa.Column("archived", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column("conversations", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    # The admin table's walk by activity covers the active threads only.
+    op.drop_index("ix_conversations_recent", table_name="conversations")
+    op.create_index("ix_conversations_recent", "conversations", ["updated_at", "id"], unique=False, **_partial(SIDEBAR))
     op.create_index(
         "ix_conversations_user_sidebar",
         "conversations",
@@ -91,6 +95,8 @@ def downgrade():
     op.drop_index("ix_conversations_user_trash", table_name="conversations")
     op.drop_index("ix_conversations_user_archive", table_name="conversations")
     op.drop_index("ix_conversations_user_sidebar", table_name="conversations")
+    op.drop_index("ix_conversations_recent", table_name="conversations")
+    op.create_index("ix_conversations_recent", "conversations", ["updated_at", "id"], unique=False)
     # SQLite (3.35+) drops a column in place, keeping the table's triggers.
     op.drop_column("conversations", "deleted_at")
     op.drop_column("conversations", "archived")

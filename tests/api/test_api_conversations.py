@@ -21,8 +21,20 @@ def test_create_returns_201_with_the_conversation_and_its_location(api, user):
     response = api.post("/api/conversations", json={"title": "  Trip   plans "})
     assert response.status_code == 201
     body = response.json
-    assert set(body) == {"id", "title", "user_id", "created_at", "updated_at", "message_count", "current_message_id"}
+    assert set(body) == {
+        "id",
+        "title",
+        "user_id",
+        "created_at",
+        "updated_at",
+        "message_count",
+        "current_message_id",
+        "pinned",
+        "archived",
+        "deleted_at",
+    }
     assert body["current_message_id"] is None
+    assert (body["pinned"], body["archived"], body["deleted_at"]) == (False, False, None)
     assert uuid.UUID(body["id"])
     assert body["title"] == "Trip plans"
     assert body["user_id"] == user.id
@@ -162,7 +174,8 @@ def test_rename_to_null_clears_the_title(api):
         ({}, "title"),
         ({"title": "x" * 256}, "title"),
         ({"title": ""}, "title"),
-        ({"title": "ok", "pinned": True}, "pinned"),
+        ({"title": "ok", "pinned": "yes"}, "pinned"),
+        ({"title": "ok", "colour": "red"}, "colour"),
     ],
 )
 def test_bad_rename_is_422_and_keeps_the_old_title(api, body, field):

@@ -10,7 +10,7 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp import administration, exports, shares
+from webapp import administration, exports, organising, shares
 from webapp.admin import bp
 from webapp.admin.forms import ActionForm, ActiveForm, RoleForm, TitleForm
 from webapp.audit import CLI_ACTOR, list_events
@@ -83,17 +83,27 @@ def conversations():
     return conversations_page()
 
 
+STATES = {"active": "Active", "archived": "Archived", "trash": "Trash"}
+
+
 def conversations_page():
     q = request.args.get("q", "").strip()
     username = request.args.get("user", "").strip()
+    state = request.args.get("state") or "active"
+    if state not in STATES:
+        raise InvalidInput("state", f"The state must be one of {', '.join(STATES)}.")
     cursor = request.args.get("cursor") or None
-    page, owner = administration.list_threads_of(username, cursor, words=administration.title_words(q), limit=PAGE)
+    page, owner = administration.list_threads_of(
+        username, cursor, words=administration.title_words(q), state=state, limit=PAGE
+    )
     return render_template(
         "admin/conversations.html",
         page=page,
         q=q,
         username=username,
         owner=owner,
+        state=state,
+        states=STATES,
         cursor=cursor,
         list_url=this_page(),
     )
@@ -152,7 +162,8 @@ def rename(conversation_id: uuid.UUID):
 
 @bp.post("/conversations/<uuid:conversation_id>/delete")
 def delete(conversation_id: uuid.UUID):
-    conversation = get_any_conversation(conversation_id)
+    """To the trash (audited); the owner, or an admin, can restore it."""
+    conversation = get_any_conversation(conversation_id, trashed=False)
     form = ActionForm()
     check(form)
     removed = {
@@ -160,16 +171,63 @@ def delete(conversation_id: uuid.UUID):
         "title": conversation.display_title,
         "owner_name": conversation.user.username,
         "message_count": conversation.message_count,
+        "restorable": organising.trash_days() > 0,
     }
     administration.delete_thread(current_user, conversation)
     db.session.commit()
+    where = "to the trash" if removed["restorable"] else "for good"
     return done(
-        f"Deleted “{removed['title']}” of {removed['owner_name']}.",
+        f"Moved “{removed['title']}” of {removed['owner_name']} {where}."
+        if removed["restorable"]
+        else f"Deleted “{removed['title']}” of {removed['owner_name']}.",
         form,
         url_for(".conversations"),
         "admin/actions/delete.html",
         **removed,
     )
+
+
+@bp.post("/conversations/<uuid:conversation_id>/restore")
+def restore(conversation_id: uuid.UUID):
+    conversation = organising.get_trashed(None, conversation_id)
+    form = ActionForm()
+    check(form)
+    title, owner_name = conversation.display_title, conversation.user.username
+    administration.restore_thread(current_user, conversation)
+    db.session.commit()
+    flash(f"Restored “{title}” of {owner_name}.", "success")
+    return redirect(back_to(form, url_for(".conversations", state="trash")), 303)
+
+
+@bp.post("/conversations/<uuid:conversation_id>/purge")
+def purge(conversation_id: uuid.UUID):
+    conversation = organising.get_trashed(None, conversation_id)
+    form = ActionForm()
+    check(form)
+    title, owner_name = conversation.display_title, conversation.user.username
+    administration.purge_thread(current_user, conversation)
+    db.session.commit()
+    flash(f"Deleted “{title}” of {owner_name} for good.", "success")
+    return redirect(back_to(form, url_for(".conversations", state="trash")), 303)
+
+
+@bp.post("/conversations/bulk")
+def bulk():
+    """One action (delete, restore, purge) on the ticked threads, each audited."""
+    form = ActionForm()
+    check(form)
+    try:
+        ids = organising.parse_ids(request.form.getlist("ids"))
+        if not ids:
+            raise InvalidInput("ids", "Tick the threads to act on first.")
+        result = administration.bulk_threads(current_user, request.form.get("action"), ids)
+    except InvalidInput as refused:  # names no action or no threads: 400, nothing done
+        db.session.rollback()
+        back = back_to(form, url_for(".conversations"))
+        return render_template("admin/error.html", title="Not done", message=refused.message, back=back), 400
+    db.session.commit()
+    flash(result.notice, "success")
+    return redirect(back_to(form, url_for(".conversations")), 303)
 
 
 # --- accounts ------------------------------------------------------------------------------

@@ -52,7 +52,18 @@ _TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601,
 _CONVERSATION = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["id", "title", "user_id", "created_at", "updated_at", "message_count", "current_message_id"],
+    "required": [
+        "id",
+        "title",
+        "user_id",
+        "created_at",
+        "updated_at",
+        "message_count",
+        "current_message_id",
+        "pinned",
+        "archived",
+        "deleted_at",
+    ],
     "properties": {
         "id": {"type": "string", "format": "uuid"},
         "title": {"type": ["string", "null"], "maxLength": TITLE_MAX},
@@ -66,6 +77,12 @@ _CONVERSATION = {
         "current_message_id": {
             "type": ["integer", "null"],
             "description": "The last message of the shown branch; null before the first message.",
+        },
+        "pinned": {"type": "boolean", "description": "Pinned threads head the sidebar."},
+        "archived": {"type": "boolean", "description": "Kept out of the sidebar; a new message brings it back."},
+        "deleted_at": {
+            "oneOf": [_TIMESTAMP, {"type": "null"}],
+            "description": "When it was moved to the trash; null unless it is there.",
         },
     },
 }
@@ -266,6 +283,8 @@ _UPDATE = {
             "minimum": 1,
             "description": "Show the branch that ends at this message of the thread (not activity).",
         },
+        "pinned": {"type": "boolean", "description": "Pin or unpin (not activity)."},
+        "archived": {"type": "boolean", "description": "Archive, or bring back to the sidebar (not activity)."},
     },
 }
 
@@ -399,6 +418,13 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     "parameters": [
                         _limit(CONVERSATIONS_PER_PAGE, CONVERSATIONS_PAGE_MAX),
                         {
+                            "name": "state",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"enum": ["active", "archived", "trash"], "default": "active"},
+                            "description": "active: neither archived nor in the trash.",
+                        },
+                        {
                             "name": "cursor",
                             "in": "query",
                             "required": False,
@@ -424,7 +450,8 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 },
                 "patch": {
                     "operationId": "updateConversation",
-                    "summary": "Rename (or, with null, clear the title; counts as activity) and/or show another branch",
+                    "summary": "Rename (or, with null, clear the title; counts as activity), show another branch, "
+                    "pin, archive",
                     "requestBody": {"required": True, "content": _json(_ref("schemas", "Update"))},
                     "responses": {
                         "200": {"description": "Updated.", "content": _json(_ref("schemas", "Conversation"))},
@@ -433,9 +460,29 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                 },
                 "delete": {
                     "operationId": "deleteConversation",
-                    "summary": "Delete the conversation and its messages",
+                    "summary": "Move the conversation to the trash; with permanent=1, delete it and its messages "
+                    "for good (from the trash too)",
+                    "parameters": [
+                        {
+                            "name": "permanent",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"enum": ["0", "1"], "default": "0"},
+                        }
+                    ],
                     "responses": {
-                        "204": {"description": "Deleted."},
+                        "204": {"description": "In the trash, or deleted."},
+                        **_error_responses(401, 403, 404, 422, 429),
+                    },
+                },
+            },
+            "/api/conversations/{conversation_id}/restore": {
+                "parameters": [_ref("parameters", "ConversationId")],
+                "post": {
+                    "operationId": "restoreConversation",
+                    "summary": "Bring the conversation back from the trash, where it was (not activity)",
+                    "responses": {
+                        "200": {"description": "Restored.", "content": _json(_ref("schemas", "Conversation"))},
                         **_error_responses(401, 403, 404, 429),
                     },
                 },

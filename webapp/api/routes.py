@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import current_app, request, url_for
 
-from webapp import branches, conversations, exports, imports, replies, shares
+from webapp import branches, conversations, exports, imports, organising, replies, shares
 from webapp.api import bp
 from webapp.api.auth import authenticate, commit_token_use, current_api_user, public, write_limit
 from webapp.api.errors import register_error_handlers
@@ -52,7 +52,10 @@ def create_conversation():
 @bp.get("/conversations")
 def list_conversations():
     page = conversations.list_conversations(
-        current_api_user(), read_cursor("cursor"), read_limit(CONVERSATIONS_PER_PAGE)
+        current_api_user(),
+        read_cursor("cursor"),
+        read_limit(CONVERSATIONS_PER_PAGE),
+        state=request.args.get("state", "active"),
     )
     return {"items": [conversation_json(c) for c in page.items], "next_cursor": page.next_cursor}
 
@@ -65,11 +68,18 @@ def get_conversation(conversation_id: str):
 @bp.patch("/conversations/<conversation_id>")
 @write_limit
 def update_conversation(conversation_id: str):
-    """Rename (activity) and/or switch the shown branch (not activity)."""
+    """Rename (activity); switch the shown branch, pin, archive (not activity)."""
     conversation = conversations.get_conversation(current_api_user(), conversation_id)
-    body = read_json_object(("title", "current_message_id"), required_one_of=("title", "current_message_id"))
+    fields = ("title", "current_message_id", "pinned", "archived")
+    body = read_json_object(fields, required_one_of=fields)
+    pinned = read_flag(body, "pinned") if "pinned" in body else None
+    archived = read_flag(body, "archived") if "archived" in body else None
     if "current_message_id" in body:
         branches.set_current_message(conversation, body["current_message_id"])
+    if pinned is not None:
+        organising.set_pinned(conversation, pinned)
+    if archived is not None:
+        organising.set_archived(conversation, archived)
     if "title" in body:
         conversations.rename_conversation(conversation, body["title"])
     data = conversation_json(conversation)
@@ -80,10 +90,24 @@ def update_conversation(conversation_id: str):
 @bp.delete("/conversations/<conversation_id>")
 @write_limit
 def delete_conversation(conversation_id: str):
-    conversation = conversations.get_conversation(current_api_user(), conversation_id)
-    conversations.delete_conversation(conversation)
+    """To the trash; with ``?permanent=1``, for good (from the trash too)."""
+    if read_query_flag("permanent"):
+        organising.delete_for_good(organising.get_trashed(current_api_user(), conversation_id))
+    else:
+        organising.move_to_trash(conversations.get_conversation(current_api_user(), conversation_id))
     db.session.commit()
     return "", 204
+
+
+@bp.post("/conversations/<conversation_id>/restore")
+@write_limit
+def restore_conversation(conversation_id: str):
+    """Back from the trash, where it was; its ``updated_at`` unchanged."""
+    conversation = organising.get_trashed(current_api_user(), conversation_id)
+    organising.restore(conversation)
+    data = conversation_json(conversation)
+    db.session.commit()
+    return data
 
 
 @bp.post("/conversations/<conversation_id>/messages")

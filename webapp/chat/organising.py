@@ -21,7 +21,7 @@ from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.htmx import is_htmx
 from webapp.models import Conversation
-from webapp.organising import list_archive, list_trash, purge_date
+from webapp.organising import list_archive, list_trash
 from webapp.search import matching_threads, parse_query
 from webapp.security import safe_next_url
 
@@ -146,7 +146,6 @@ def trash():
         "chat/trash.html",
         page=page,
         cursor=cursor,
-        purge_date=purge_date,
         trash_days=organising.trash_days(),
         **sidebar_context(),
     )

@@ -63,9 +63,7 @@ def assistant_context() -> dict:
     return {"assistant": provider, "model_choices": provider.list_models}
 
 
-def sidebar_context(
-    current_id: uuid.UUID | None = None, cursor: str | None = None, *, selecting: bool = False
-) -> dict:
+def sidebar_context(current_id: uuid.UUID | None = None, cursor: str | None = None, *, selecting: bool = False) -> dict:
     """The sidebar's threads (pinned first), grouped; ``selecting``: with a
     checkbox each, for the select mode's actions."""
     page = list_sidebar(current_user, cursor, limit=SIDEBAR_PAGE)
@@ -170,7 +168,13 @@ def search():
     next page (htmx: only its hits, appended to the list)."""
     query = parse_query(request.args.get("q"))
     cursor = request.args.get("cursor") or None
-    context = {"query": query, "results": search_threads(current_user, query, cursor), "appending": bool(cursor)}
+    context = {
+        "query": query,
+        "results": search_threads(current_user, query, cursor),
+        "appending": bool(cursor),
+        # The search page offers select mode (the sidebar's quick results do not).
+        "select_hits": not is_htmx() or request.args.get("select") == "1",
+    }
     if is_htmx():
         return render_template("chat/_search_results.html", **context)
     return render_template("chat/search.html", **context, **sidebar_context())
