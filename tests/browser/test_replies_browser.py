@@ -22,7 +22,7 @@ from tests.browser.helpers import (
 from webapp.assistant import provider_for
 
 # The demo reply starts with these words ("This is Parley's **demo assistant**: …").
-OPENING = "This is Parley's **demo"
+OPENING = "This is Parley's demo"  # rendered as it streams: the ** are gone
 ENDING = "LM Studio work the same way"
 
 
