@@ -18,6 +18,8 @@ then, each on databases of its own,
   (``admin_table.py``);
 - times appending and listing messages through the JSON API with a token
   (``api.py``; SQLite, and PostgreSQL when ``BENCH_DATABASE_URL`` is set);
+- times the sidebar of an account with 1,000 pinned and 100,000 other
+  threads, and one bulk action on 1,000 threads (``organising.py``; on ``--db``);
 - times search (``webapp.search.search``) on an account of 10,000 messages
   and one of ``--search-messages`` (``search.py``; on ``--db``);
 - runs two instances on PostgreSQL and Redis: reader latency on the
@@ -29,7 +31,7 @@ then, each on databases of its own,
 and prints a Markdown table of each.
 
     python tests/bench/run.py                   # SQLite, in a temporary directory
-    python tests/bench/run.py --only data       # ... only the data layer (or: http, streams, admin, api, instances, search)
+    python tests/bench/run.py --only data       # ... only the data layer (or: http, streams, admin, api, instances, search, organising)
     python tests/bench/run.py --explain         # ... and the query plans
     python tests/bench/run.py --update-readme   # ... and the tables into README.md
     BENCH_DATABASE_URL=postgresql://... python tests/bench/run.py --db postgres
@@ -58,9 +60,10 @@ from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
 from tests.conftest import USER_SETTINGS  # noqa: E402
 
-BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances", "search")
+BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances", "search", "organising")
 MODULES = {
     "data": "data_layer",
+    "organising": "organising",
     "admin": "admin_table",
     "streams": "streams",
     "api": "api",
@@ -143,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
                 results = admin_table.run(kind)
             report("admin", admin_table.render(results), neighbours)
             errors += sum(results.errors.values())
+        if "organising" in wanted:
+            organising = benchmark("organising")
+            with Neighbours() as neighbours:
+                results = organising.run(kind)
+            report("organising", organising.render(results), neighbours)
         if "search" in wanted:
             search = benchmark("search")
             with Neighbours() as neighbours:
