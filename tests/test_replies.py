@@ -668,3 +668,14 @@ def test_a_second_tab_is_told_of_new_messages(llm_app, fake_llm):
     poster.join(5)
     assert 'type="partial" hx-target="#message-list" hx-swap="beforeend"' in received
     assert "Posted elsewhere" in received and "message assistant" in received
+
+
+def test_the_reply_so_far_is_sanitised_as_the_finished_one(llm_app, fake_llm):
+    client = signed_in_client(llm_app)
+    fake_llm.behaviour.tokens = ["<img src=x onerror=alert(1)>", " [x](javascript:alert(1))", " **bold**"]
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.2)
+    events = sse_events(client.get(f"/c/{thread}/messages/{message_id}/stream").get_data(as_text=True))
+    renders = [data for name, data in events[:-2]]
+    assert renders and all("<img" not in data and 'href="javascript' not in data for data in renders)
+    assert any("&lt;img src=x onerror=alert(1)&gt;" in data for data in renders)
+    assert "<strong>bold</strong>" in events[-2][1] and "<img" not in events[-2][1]
