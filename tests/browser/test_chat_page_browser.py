@@ -374,3 +374,23 @@ def test_a_new_token_is_shown_once_in_view_highlighted_with_a_copy_button(new_pa
     page.reload()
     expect(page.get_by_label("New token")).to_have_count(0)
     expect(page.get_by_role("cell", name="backup script", exact=True)).to_be_visible()
+
+
+@pytest.mark.parametrize("demo_pace_ms", [0])
+def test_a_thread_with_code_times_and_copy_on_a_phone_in_dark_mode(new_page, user):
+    page = new_page(PHONE, color_scheme="dark")
+    sign_in(page, user.username)
+    page.goto("/")
+    composer(page).fill("A list:\n\n- one\n- **two**\n\nand https://example.org")
+    composer(page).press("Enter")
+    reply = assistant_replies(page).last
+    reply_is_finished(reply)
+    mine = page.locator("#message-list article.message.user").last
+    expect(mine.locator("li strong")).to_have_text("two")
+    expect(mine.get_by_role("link", name="https://example.org")).to_have_attribute("href", "https://example.org")
+    expect(reply.get_by_role("button", name="Copy the sh code")).to_be_visible()
+    expect(reply.locator("time.message-time")).to_have_text("just now")
+    # Nothing is wider than the phone.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    check_accessibility(page)
+    screenshot(page, "thread-phone-dark", full_page=False)
