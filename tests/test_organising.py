@@ -377,6 +377,27 @@ def test_bulk_from_the_sidebar_select_mode(app, client, alice, other_user, make_
     assert [thread_state(app, one)[1] for one in ones] == [True, True, False]
 
 
+def test_bulk_from_a_thread_page_goes_back_to_it_unless_it_went_to_the_trash(app, client, alice, make_thread):
+    shown, other = make_thread(alice, "Shown"), make_thread(alice, "Other")
+    # Select mode entered from the thread's page keeps it highlighted (and so
+    # does leaving it), and its form comes back to the thread.
+    from_thread = {**HTMX, "HX-Current-URL": f"http://localhost/c/{shown}"}
+    page = parse(client.get("/sidebar?select=1", headers=from_thread).text)
+    assert "current" in page.by_id(f"thread-{shown}").classes
+    form = page.one("form", "Act on the selected chats")
+    assert [field["value"] for field in form.having(name="next")] == [f"/c/{shown}"]
+    done = parse(client.get("/sidebar", headers=from_thread).text)
+    assert "current" in done.by_id(f"thread-{shown}").classes
+
+    response = client.post("/c/bulk", data={"action": "archive", "ids": [str(other)], "next": f"/c/{shown}"})
+    assert (response.status_code, response.headers["Location"]) == (303, f"/c/{shown}")
+    # The thread shown itself to the trash: its page is gone, so the new-chat page.
+    response = client.post("/c/bulk", data={"action": "delete", "ids": [str(shown)], "next": f"/c/{shown}"})
+    assert (response.status_code, response.headers["Location"]) == (303, "/")
+    assert thread_state(app, shown) == (False, False, True)
+    assert "1 chat moved to the trash." in client.get("/").text
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -6,10 +6,12 @@ and the header of the thread shown, swapped in place, with the notice)."""
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from webapp import organising
 from webapp.assistant import provider_for
@@ -171,7 +173,25 @@ def bulk():
     result = organising.bulk(current_user, action, chosen)
     db.session.commit()
     flash(result.notice, "success")
-    return redirect(back(url_for(".index")), 303)
+    target = back(url_for(".index"))
+    if thread_gone(target):  # the thread the page showed went to the trash
+        target = url_for(".index")
+    return redirect(target, 303)
+
+
+def thread_gone(url: str) -> bool:
+    """Whether ``url`` (a path on this site) is the page of a thread that is
+    no longer there to show: in the trash, or deleted for good."""
+    path = urlsplit(url).path
+    try:
+        adapter = current_app.create_url_adapter(request)
+        endpoint, args = adapter.match(path[len(request.script_root) :], method="GET")
+    except HTTPException:
+        return False
+    if endpoint != "chat.thread":
+        return False
+    conversation = db.session.get(Conversation, args["conversation_id"])
+    return conversation is None or conversation.deleted_at is not None
 
 
 def everything_chosen():

@@ -158,7 +158,9 @@ def sidebar():
     selecting = request.args.get("select") == "1"
     if is_htmx():
         template = "chat/_thread_groups.html" if cursor else "chat/_sidebar_threads.html"
-        return render_template(template, oob=False, **sidebar_context(cursor=cursor, selecting=selecting))
+        # The open thread stays highlighted in and out of select mode.
+        context = sidebar_context(shown_thread_id(), cursor=cursor, selecting=selecting)
+        return render_template(template, oob=False, **context)
     return render_page(sidebar_cursor=cursor, selecting=selecting)
 
 
