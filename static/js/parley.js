@@ -440,4 +440,31 @@
       countSelected(form);
     }
   });
+
+  // A thread moved to the trash from its menu takes the menu with it: the
+  // keyboard goes to the notice's Undo, and after Undo to the thread put back,
+  // rather than to <body>.
+  var trashed = null, restored = null;
+  function threadIdOf(form, verb) {
+    var found = form && (form.getAttribute("action") || "").match(new RegExp("/c/([0-9a-f-]+)/" + verb + "$"));
+    return found ? found[1] : null;
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[type=submit]");
+    if (!button || !button.form) return;
+    trashed = threadIdOf(button.form, "delete");
+    restored = button.form.classList.contains("undo-form") ? threadIdOf(button.form, "restore") : null;
+  });
+  document.addEventListener("htmx:after:swap", function () {
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var target = null;
+    if (trashed) {
+      target = document.querySelector('#flashes .undo-form[action$="/c/' + trashed + '/restore"] button');
+      if (target) trashed = null;
+    } else if (restored) {
+      target = document.querySelector("#thread-" + restored + " > a");
+      if (target) restored = null;
+    }
+    if (target) target.focus();
+  });
 })();

@@ -76,20 +76,24 @@ def test_move_to_trash_offers_undo_which_puts_the_thread_back_in_its_place(page,
     expect(trash).to_be_visible()
     check_accessibility(page)
     screenshot(page, "organising-thread-menu")
-    trash.click()
+    trash.focus()
+    page.keyboard.press("Enter")
 
     expect(sidebar_links(page)).to_have_text(["Newest chat", "Oldest chat"])
     notice = notices(page).locator(".flash-undo")
     expect(notice).to_have_text(re.compile(r"“Middle chat” is in the trash\.\s*Undo"))
     undo = notice.get_by_role("button", name="Undo")
     expect(undo).to_be_visible()
+    # The menu went with the thread: the keyboard is on Undo, not lost.
+    expect(undo).to_be_focused()
     expect(page).to_have_url(re.compile(f"/c/{ids['Newest chat']}$"))
     check_accessibility(page)
     screenshot(page, "organising-undo-notice")
 
-    undo.click()
+    page.keyboard.press("Enter")
     # Back where it was, between the two, not on top: restoring is not activity.
     expect(sidebar_links(page)).to_have_text(["Newest chat", "Middle chat", "Oldest chat"])
+    expect(sidebar_item(page, "Middle chat").get_by_role("link")).to_be_focused()
     expect(notices(page)).to_contain_text("“Middle chat” is restored.")
     expect(notices(page).get_by_role("button", name="Undo")).to_have_count(0)
     expect(page.get_by_role("heading", level=1)).to_have_text("Newest chat")
@@ -337,3 +341,19 @@ def test_on_a_phone_the_trash_the_archive_and_select_mode_fit(app, new_page, use
         fits_the_window(page)
         check_accessibility(page)
         screenshot(page, f"organising-select-mode-phone-{scheme}")
+
+        # Out of select mode, a thread to the trash from its menu: the open
+        # drawer would hide the notice, so its Undo floats above the drawer.
+        sidebar.get_by_role("link", name="Done selecting").click()
+        expect(select_boxes(page)).to_have_count(0)
+        open_sidebar_menu(page, titles[1]).get_by_role("button", name="Move to trash").click()
+        expect(sidebar_links(page)).to_have_count(3)
+        undo = notices(page).get_by_role("button", name="Undo")
+        expect(undo).to_be_in_viewport(ratio=1)
+        expect(sidebar).to_be_in_viewport(ratio=1)
+        fits_the_window(page)
+        check_accessibility(page)
+        screenshot(page, f"organising-undo-in-the-drawer-phone-{scheme}")
+        undo.click()  # fails if the drawer is over it
+        expect(sidebar_links(page)).to_have_count(4)
+        expect(sidebar_links(page).nth(2)).to_have_text(titles[1])
