@@ -398,6 +398,20 @@ def test_bulk_from_a_thread_page_goes_back_to_it_unless_it_went_to_the_trash(app
     assert "1 chat moved to the trash." in client.get("/").text
 
 
+@pytest.mark.parametrize("page", ["/archive", "/trash", "/search?q=zeppelin"])
+def test_bulk_from_the_archive_the_trash_and_search_comes_back_to_the_page(app, client, alice, make_thread, page):
+    thread = make_thread(alice, "Zeppelin")
+    if page != "/search?q=zeppelin":
+        client.post("/c/bulk", data={"action": "archive" if page == "/archive" else "delete", "ids": [str(thread)]})
+    form = parse(client.get(page).text).one("form", "Act on the selected chats")
+    [next_url] = [field["value"] for field in form.having(name="next")]
+    assert next_url == page
+    action = {"/archive": "unarchive", "/trash": "restore"}.get(page, "pin")
+    response = client.post("/c/bulk", data={"action": action, "ids": [str(thread)], "next": next_url})
+    assert (response.status_code, response.headers["Location"]) == (303, page)
+    assert thread_state(app, thread) == ((True, False, False) if action == "pin" else (False, False, False))
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

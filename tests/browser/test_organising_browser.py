@@ -357,3 +357,40 @@ def test_on_a_phone_the_trash_the_archive_and_select_mode_fit(app, new_page, use
         undo.click()  # fails if the drawer is over it
         expect(sidebar_links(page)).to_have_count(4)
         expect(sidebar_links(page).nth(2)).to_have_text(titles[1])
+
+
+# --- 7. select mode on the search page and the archive ----------------------------------------
+
+
+def test_select_mode_on_the_search_page_and_the_archive_comes_back_to_the_page(page, user, make_thread):
+    make_threads(make_thread, user, "Zeppelin over Lisbon", "Other chat", "Zeppelin over Porto", "Zeppelin at sea")
+    sign_in(page, user.username)
+    page.goto("/search?q=zeppelin")
+    hits = page.locator("#search-results .search-hit")
+    expect(hits).to_have_count(3)
+    expect(page.locator("#search-results input[data-select-box]")).to_have_count(3)
+    # Every chat the search finds, not only the ticked ones (none are).
+    page.get_by_label("Act on every chat this search finds, not only the ticked ones").check()
+    check_accessibility(page)
+    screenshot(page, "organising-search-select")
+    page.locator("#bulk-search").get_by_role("button", name="Archive", exact=True).click()
+    expect(notices(page)).to_have_text("3 chats archived.")
+    expect(page).to_have_url("/search?q=zeppelin")
+    expect(hits.locator(".badge")).to_have_text(["Archived"] * 3)
+    expect(sidebar_links(page)).to_have_text(["Other chat"])
+    check_accessibility(page)
+
+    page.goto("/archive")
+    items = page.locator(".organised-list .thread-item")
+    expect(items).to_have_count(3)
+    page.get_by_role("button", name="Select all shown").click()
+    expect(selected_count(page, "#bulk-list")).to_have_text("3")
+    check_accessibility(page)
+    page.locator("#bulk-list").get_by_role("button", name="Unarchive").click()
+    expect(notices(page)).to_have_text("3 chats moved out of the archive.")
+    expect(page).to_have_url(re.compile(r"/archive$"))
+    expect(page.get_by_text("No archived chats.")).to_be_visible()
+    expect(sidebar_links(page)).to_have_text(
+        ["Zeppelin over Lisbon", "Other chat", "Zeppelin over Porto", "Zeppelin at sea"]
+    )
+    check_accessibility(page)
