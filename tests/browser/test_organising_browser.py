@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import PHONE, check_accessibility, screenshot, sign_in, tab_to
+from tests.browser.conftest import PHONE, check_accessibility, focus_is_visible, screenshot, sign_in, tab_to
 from tests.browser.helpers import (
     CURRENT,
     disclosure,
@@ -169,6 +169,12 @@ def test_select_mode_with_the_keyboard_only(page, user, make_thread):
     page.keyboard.press("Enter")
     done = page.get_by_role("link", name="Done selecting")
     expect(done).to_be_focused()
+    # Out and in again: the keyboard stays on the toggle each time.
+    page.keyboard.press("Enter")
+    expect(select).to_be_focused()
+    expect(select_boxes(page)).to_have_count(0)
+    page.keyboard.press("Enter")
+    expect(done).to_be_focused()
     boxes = select_boxes(page)
     expect(boxes).to_have_count(6)
     expect(selected_count(page)).to_have_text("None")
@@ -176,6 +182,7 @@ def test_select_mode_with_the_keyboard_only(page, user, make_thread):
 
     # Space ticks the second box; Shift+Space on the fifth ticks the range between.
     tab_to(page, boxes.nth(1))  # past the first box and the link of each thread
+    assert focus_is_visible(page), "the focused checkbox shows no outline"
     page.keyboard.press("Space")
     assert ticked(boxes) == [False, True, False, False, False, False]
     expect(selected_count(page)).to_have_text("1")
