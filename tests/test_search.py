@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text, update
 
-from tests.factories import HTMX, add_thread
+from tests.factories import HTMX, add_thread, add_user
 from tests.html import parse
 from webapp import branches, replies
 from webapp import search as search_module
@@ -29,6 +29,7 @@ from webapp.models import Conversation, Message, User, utcnow
 from webapp.organising import delete_for_good
 from webapp.rendering import mark_words
 from webapp.search import MAX_QUERY, parse_query, search, snippet
+from webapp.search_index import words_expression
 
 
 def titles(user, query: str) -> list[str]:
@@ -377,6 +378,31 @@ def test_every_chat_page_has_the_search_box_with_its_shortcut(signed_in):
     assert box["hx-get"] == "/search" and box["hx-target"] == "#sidebar-search-results"
     assert box["hx-trigger"] == "input changed delay:200ms" and box["hx-sync"] == "this:replace"
     assert box.closest("search")["action"] == "/search"  # Enter: the results page
+
+
+def test_postgresql_keeps_message_words_in_a_stored_column_after_the_upgrade(make_app):
+    """A database whose index was made on the expression of message words
+    (as it first was) gets the stored column, filled from what is there."""
+    from flask_migrate import upgrade
+
+    app = make_app()
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite's index is FTS5; the stored column is PostgreSQL's")
+        upgrade()
+        alice = add_user("alice")
+        add_thread(alice, "Old", messages=1)
+        append_message(create_conversation(alice, "Blimps"), "user", "an airship from before")
+        db.session.commit()
+        with db.engine.begin() as connection:  # back to the index as 0008 first made it
+            connection.exec_driver_sql("ALTER TABLE messages DROP COLUMN search_words")
+            connection.exec_driver_sql(
+                f"CREATE INDEX ix_messages_search ON messages USING gin ({words_expression('content')})"
+                " WHERE status NOT IN ('pending', 'streaming')"
+            )
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0010'")
+        upgrade()
+        assert titles(db.session.get(User, alice.id), "airship") == ["Blimps"]
 
 
 def test_the_migration_indexes_what_was_there(make_app):

@@ -41,7 +41,7 @@ from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
 from webapp.pagination import Page, keyset_page
-from webapp.search_index import TS_CONFIG, words_expression
+from webapp.search_index import TS_CONFIG, WORDS_COLUMN, words_expression
 from webapp.text import WORD, word_matches
 
 MAX_QUERY = 200  # characters; a longer query is cut (the page says so; the API refuses it)
@@ -130,12 +130,10 @@ def _message_matches(query: Query) -> ColumnElement[bool]:
             .where(text("message_search MATCH :message_terms").bindparams(message_terms=_fts5_query(query)))
         )
         return Message.id.in_(ids)
-    # The partial index's condition, written out as it is, so the planner
-    # can always use the index.
-    return text(
-        f"messages.status NOT IN ('pending', 'streaming') AND {words_expression('messages.content')}"
-        f" @@ to_tsquery('{TS_CONFIG}', :message_terms)"
-    ).bindparams(message_terms=_tsquery(query))
+    # The stored words (null while a reply is being written), as indexed.
+    return text(f"messages.{WORDS_COLUMN} @@ to_tsquery('{TS_CONFIG}', :message_terms)").bindparams(
+        message_terms=_tsquery(query)
+    )
 
 
 def title_matches(query: Query) -> ColumnElement[bool]:

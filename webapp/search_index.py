@@ -8,9 +8,13 @@ the database itself, in the same transaction as every write.
   on ``messages`` and ``conversations`` update them on every insert, update
   and delete, cascades included, whichever code wrote the row (a page, the
   API, the reply writer's own connection, a migration).
-- **PostgreSQL**: GIN indexes on expressions, ``to_tsvector`` of the text in
-  the ``parley_search`` configuration (``simple`` after ``unaccent``): the
-  database maintains an expression index with every write, no trigger needed.
+- **PostgreSQL**: the words of each message in a stored generated column,
+  ``messages.search_words`` (``to_tsvector`` of the text in the
+  ``parley_search`` configuration: ``simple`` after ``unaccent``; null while
+  a reply is being written), with a GIN index; a GIN index on the same
+  expression of titles. The database computes the column with every write,
+  no trigger needed, and a search reads it rather than analysing the text of
+  every row it looks at.
 
 Both index the same words: runs of letters and digits (PostgreSQL's text is
 first cut there, as SQLite's tokenizer cuts it), in any case, accents
@@ -42,6 +46,8 @@ _NOT_LIVE = f"status NOT IN ({', '.join(repr(status) for status in LIVE_STATUSES
 SQLITE_TABLES = ("message_search", "conversation_search")
 SQLITE_TRIGGERS = tuple(f"{table}_{event}" for table in SQLITE_TABLES for event in ("insert", "update", "delete"))
 POSTGRESQL_INDEXES = ("ix_messages_search", "ix_conversations_search")
+#: PostgreSQL: the generated column of message words (not in the models).
+WORDS_COLUMN = "search_words"
 
 _FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'"
 
@@ -110,9 +116,36 @@ def _postgresql_statements() -> list[str]:
         f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {TS_CONFIG}",
         f"CREATE TEXT SEARCH CONFIGURATION {TS_CONFIG} (COPY = simple)",
         f"ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG} ALTER MAPPING FOR {mapped} WITH unaccent, simple",
-        f"CREATE INDEX ix_messages_search ON messages USING gin ({words_expression('content')}) WHERE {_NOT_LIVE}",
+        *_postgresql_message_words(),
         f"CREATE INDEX ix_conversations_search ON conversations USING gin ({title_words})",
     ]
+
+
+def _postgresql_message_words() -> list[str]:
+    return [
+        f"ALTER TABLE messages ADD COLUMN {WORDS_COLUMN} tsvector GENERATED ALWAYS AS "
+        f"(CASE WHEN {_NOT_LIVE} THEN {words_expression('content')} END) STORED",
+        f"CREATE INDEX ix_messages_search ON messages USING gin ({WORDS_COLUMN})",
+    ]
+
+
+def store_message_words(connection: Connection) -> None:
+    """PostgreSQL: replace an index on the expression of message words (as
+    the index was first made) by the stored column and its index. Nothing to
+    do on SQLite, or where the column is there already."""
+    if connection.dialect.name != "postgresql" or _has_words_column(connection):
+        return
+    connection.exec_driver_sql("DROP INDEX IF EXISTS ix_messages_search")
+    for statement in _postgresql_message_words():
+        connection.exec_driver_sql(statement)
+
+
+def _has_words_column(connection: Connection) -> bool:
+    found = (
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+        f"AND table_name = 'messages' AND column_name = '{WORDS_COLUMN}'"
+    )
+    return bool(connection.exec_driver_sql(found).scalar())
 
 
 def create_search_index(connection: Connection) -> None:
@@ -143,6 +176,7 @@ def drop_search_index(connection: Connection) -> None:
     else:
         for index in POSTGRESQL_INDEXES:
             connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
+        connection.exec_driver_sql(f"ALTER TABLE messages DROP COLUMN IF EXISTS {WORDS_COLUMN}")
         connection.exec_driver_sql(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {TS_CONFIG}")
 
 
@@ -151,6 +185,8 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     the search index, which the models cannot declare (see above). FTS5
     keeps its data in shadow tables named after the virtual table."""
     if type_ == "table" and name and any(name == t or name.startswith(t + "_") for t in SQLITE_TABLES):
+        return False
+    if type_ == "column" and name == WORDS_COLUMN:
         return False
     return not (type_ == "index" and name in POSTGRESQL_INDEXES)
 
