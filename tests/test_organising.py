@@ -364,6 +364,7 @@ def test_bulk_from_the_sidebar_select_mode(app, client, alice, other_user, make_
         "unpin",
         "archive",
         "delete",
+        "export",
     ]
     assert select.by_id(f"thread-{ones[0]}").one("checkbox")["form"] == form["id"]
     response = client.post(
@@ -487,3 +488,24 @@ def test_the_sidebar_walks_its_index_in_order(ctx, user, paged):
     assert "ix_conversations_user_sidebar" in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
     db.session.rollback()
+
+
+def test_bulk_export_answers_the_chosen_threads_as_one_zip(client, alice, other_user, make_thread):
+    import io
+    import json
+    import zipfile
+
+    ticked, other = make_thread(alice, "Ticked", messages=2), make_thread(alice, "Zeppelin talk")
+    make_thread(alice, "Left out")
+    theirs = make_thread(other_user, "Theirs")
+
+    def exported(data) -> list[str]:
+        response = client.post("/c/bulk", data=data)
+        assert (response.status_code, response.mimetype) == (200, "application/zip")
+        assert response.headers["Content-Disposition"].startswith('attachment; filename="parley-chats-alice-')
+        with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+            return sorted(item["conversation"]["title"] for item in json.loads(archive.read("conversations.json")))
+
+    assert exported({"action": "export", "ids": [str(ticked), str(theirs)]}) == ["Ticked"]
+    assert exported({"action": "export", "all": "1", "q": "zeppelin"}) == ["Zeppelin talk"]
+    assert other  # found by the search, not ticked

@@ -213,6 +213,11 @@ def zip_download(user: User, chosen: Iterable[uuid.UUID] | None = None, *, filen
     )
 
 
+def chosen_filename(user: User) -> str:
+    """The name of a ZIP of chosen threads (the account's is ``zip_download``'s default)."""
+    return f"parley-chats-{user.username}-{utcnow():%Y-%m-%d}.zip"
+
+
 def record_account_export(actor: User, user: User) -> AuditEvent:
     """The audit log's record of an admin exporting ``user``'s account."""
     threads = db.session.scalar(

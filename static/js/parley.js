@@ -394,7 +394,8 @@
     var out = form && form.querySelector("[data-select-count]");
     if (!out) return;
     var ticked = selectBoxes(form).filter(function (box) { return box.checked; }).length;
-    out.textContent = ticked ? String(ticked) : "None";
+    var everything = form.querySelector('input[name="all"]');
+    out.textContent = everything && everything.checked ? "All" : ticked ? String(ticked) : "None";
   }
   function initSelectMode() {
     document.querySelectorAll("[data-select-all][hidden]").forEach(function (button) {
@@ -415,6 +416,7 @@
     var target = event.target;
     if (!target.closest) return;
     if (target.closest("[data-select-toggle]")) selectToggled = true;
+    if (target.matches('[data-bulk-form] input[name="all"]')) countSelected(target.form);
     var box = target.closest("input[data-select-box]");
     if (box) {
       if (event.shiftKey && lastBox && lastBox !== box && lastBox.form === box.form) {

@@ -113,18 +113,16 @@ def test_admin_renames_and_deletes_another_users_thread_and_the_owner_sees_it(
     expect(title_row(admin, "Rude title")).to_have_count(0)
     expect(admin).to_have_url(re.compile(r"user=BOB"))  # still on the filtered list
 
-    # Delete, through the confirmation step.
+    # Move to the trash, through the confirmation step.
     row = title_row(admin, "Doomed thread")
     delete_button = row.get_by_role("button", name="Delete thread")
     expect(delete_button).to_be_hidden()
     row.locator("summary", has_text="Delete…").click()
-    expect(row.get_by_text("Delete “Doomed thread” of bob with its 2 messages? This cannot be undone.")).to_be_visible()
+    expect(row.get_by_text("Move “Doomed thread” of bob to the trash? It can be restored for 30 days.")).to_be_visible()
     check_accessibility(admin)  # with the confirmation open
     delete_button.click()
-    expect(admin.get_by_role("status")).to_have_text("Deleted “Doomed thread” of bob.")
-    expect(admin.locator(f"#conv-{bob['Doomed thread']}")).to_have_text(
-        "Deleted “Doomed thread” of bob with its 2 messages."
-    )
+    expect(admin.get_by_role("status")).to_have_text("Moved “Doomed thread” of bob to the trash.")
+    expect(admin.locator(f"#conv-{bob['Doomed thread']}")).to_have_text("Moved “Doomed thread” of bob to the trash.")
     expect(title_row(admin, "Doomed thread")).to_have_count(0)
 
     # A reload shows the table as it now is.
@@ -158,7 +156,7 @@ def test_admin_renames_and_deletes_another_users_thread_and_the_owner_sees_it(
             "bob",
             "Doomed thread",
             "",
-            "2 messages deleted with it",
+            "moved to the trash",
         ]
     )
     expect(renamed).to_have_text(
@@ -188,9 +186,12 @@ def test_admin_renames_and_deletes_another_users_thread_and_the_owner_sees_it(
     expect(owner.get_by_role("heading", name="Not found", level=1)).to_be_visible()
     check_accessibility(owner)
 
-    # For the admin too, the thread is gone.
-    response = admin.goto(f"/admin/conversations/{bob['Doomed thread']}")
-    assert response.status == 404
+    # The admin still sees it, in the trash, and can restore it or delete it for good.
+    admin.goto(f"/admin/conversations/{bob['Doomed thread']}")
+    expect(admin.get_by_role("status").filter(has_text="In the trash: deleted for good on")).to_be_visible()
+    check_accessibility(admin)
+    admin.get_by_role("button", name="Delete forever").click()
+    expect(admin).to_have_url(re.compile(r"/admin/conversations\?state=trash$"))
     with app.app_context():
         assert db.session.get(Conversation, bob["Doomed thread"]) is None
     assert dialogs == []
@@ -271,7 +272,7 @@ def test_admin_pages_pass_axe_fit_the_screen_and_are_screenshotted(new_page, bus
 
     page.get_by_role("link", name="Delete… bob").click()
     expect(page.get_by_role("heading", name="Delete the account bob?")).to_be_visible()
-    expect(page.get_by_text("with everything it owns: 3 threads and 17 messages.")).to_be_visible()
+    expect(page.get_by_text("with everything it owns: 4 threads and 17 messages, those in its trash")).to_be_visible()
     check_accessibility(page)
     assert_no_sideways_scroll(page)
 
@@ -355,7 +356,7 @@ def test_a_hostile_title_shows_as_text_in_the_admin_pages(new_page, admin_user, 
 
     # Its delete confirmation, a title search that echoes it, and the thread view.
     title_row(page, HOSTILE).locator("summary", has_text="Delete…").click()
-    expect(page.get_by_text(f"Delete “{HOSTILE}” of bob with its 2 messages?")).to_be_visible()
+    expect(page.get_by_text(f"Move “{HOSTILE}” of bob to the trash?")).to_be_visible()
     page.get_by_label("Words in the title").fill(HOSTILE)
     page.get_by_role("button", name="Filter").click()
     caption = f"All threads with “{HOSTILE}” in the title, newest activity first"

@@ -230,22 +230,19 @@ def test_rename_and_delete_from_the_sidebar_and_the_header(page, user, make_thre
     expect(sidebar_links(page)).to_have_text(["Renamed in the header", "Second, renamed", "Third chat"])
     expect(page).to_have_title("Renamed in the header · Parley")
 
-    # Delete another thread from the sidebar, through the nested confirmation.
+    # Move another thread to the trash from the sidebar: no confirmation, Undo instead.
     menu = open_sidebar_menu(page, "Third chat")
-    disclosure(menu, "Delete…").click()
-    expect(menu.get_by_text("Delete “Third chat” and all its messages?")).to_be_visible()
     check_accessibility(page)
-    menu.get_by_role("button", name="Delete chat").click()
+    menu.get_by_role("button", name="Move to trash").click()
     expect(sidebar_links(page)).to_have_text(["Renamed in the header", "Second, renamed"])
-    expect(page.get_by_role("status").filter(has_text="The chat is deleted.")).to_be_visible()
+    expect(page.locator("#flashes").filter(has_text="“Third chat” is in the trash.")).to_be_visible()
     expect(sidebar_item(page, "Renamed in the header")).to_have_class(CURRENT)
     expect(page).to_have_url(re.compile(f"/c/{first}$"))
     assert page_kept(page), "the page reloaded"
 
-    # Delete the open thread from its header: back to a new chat.
+    # Move the open thread to the trash from its header: back to a new chat.
     disclosure(header, "Actions for Renamed in the header").click()
-    disclosure(header, "Delete…").click()
-    header.get_by_role("button", name="Delete chat").click()
+    header.get_by_role("button", name="Move to trash").click()
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.get_by_role("heading", name="New chat", level=1)).to_be_visible()
     expect(sidebar_links(page)).to_have_text(["Second, renamed"])
@@ -265,8 +262,7 @@ def test_acting_on_a_thread_deleted_elsewhere_shows_a_notice(page, new_page, use
     other.goto(f"/c/{thread}")
     other_header = other.locator("#pane-header")
     disclosure(other_header, "Actions for Doomed chat").click()
-    disclosure(other_header, "Delete…").click()
-    other_header.get_by_role("button", name="Delete chat").click()
+    other_header.get_by_role("button", name="Move to trash").click()
     expect(other).to_have_url(re.compile(r"/$"))
 
     # The first tab still shows the thread; posting in it gets a notice, not a page.
@@ -384,10 +380,12 @@ def test_everything_works_with_javascript_off(new_page, user):
     assert page.url == thread_url
 
     disclosure(header, "Actions for Renamed without scripts").click()
-    disclosure(header, "Delete…").click()
-    header.get_by_role("button", name="Delete chat").click()
+    header.get_by_role("button", name="Move to trash").click()
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.get_by_text("No chats yet.")).to_be_visible()
+    # Undo, as a plain form: back to the thread.
+    page.locator("#flashes").get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Renamed without scripts")
 
 
 # --- 10. XSS ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from webapp import organising
+from webapp import exports, organising
 from webapp.assistant import provider_for
 from webapp.chat import bp
 from webapp.chat.routes import share_context, shown_thread_id, sidebar_context
@@ -157,11 +157,13 @@ def trash():
 def bulk():
     """One action on many threads: those ticked (``ids``), or every search
     result (``all=1`` with ``q``), or the whole archive or trash (``all=1``
-    with ``scope``). One transaction. What names no action or no chats is
+    with ``scope``). One transaction. ``action=export`` answers with their
+    ZIP (as ``/c/export.zip``, without putting the form in a URL). What names no action or no chats is
     refused (400) with the reason, and nothing changes."""
     form = request.form  # reading it refuses NUL (422) before anything else
     try:
-        action = organising.check_action(form.get("action"))
+        exporting = form.get("action") == "export"
+        action = "export" if exporting else organising.check_action(form.get("action"))
         if form.get("all") == "1":
             chosen = everything_chosen()
         else:
@@ -170,6 +172,9 @@ def bulk():
                 raise InvalidInput("ids", "Tick the chats to act on first.")
     except InvalidInput as refused:
         return render_error(400, refused.message, "Not done")
+    if exporting:  # the chosen threads as one ZIP, the answer to this POST
+        ids = chosen if isinstance(chosen, list) else list(db.session.scalars(chosen))
+        return exports.zip_download(current_user, ids, filename=exports.chosen_filename(current_user))
     result = organising.bulk(current_user, action, chosen)
     db.session.commit()
     flash(result.notice, "success")

@@ -15,7 +15,6 @@ from webapp.errors import InvalidInput
 from webapp.extensions import db, limiter
 from webapp.htmx import is_htmx
 from webapp.inputs import accepts_upload
-from webapp.models import utcnow
 from webapp.transfer import bp
 from webapp.transfer.forms import ImportForm
 
@@ -38,9 +37,7 @@ def export_chosen():
     chosen = [parsed for parsed in map(_uuid, request.args.getlist("ids")) if parsed is not None]
     if not chosen:
         return render_error(422, "Choose the chats to export.", "Nothing chosen")
-    return exports.zip_download(
-        current_user, chosen, filename=f"parley-chats-{current_user.username}-{utcnow():%Y-%m-%d}.zip"
-    )
+    return exports.zip_download(current_user, chosen, filename=exports.chosen_filename(current_user))
 
 
 def _uuid(value: str) -> uuid.UUID | None:
