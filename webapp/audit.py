@@ -19,17 +19,10 @@ from webapp.pagination import Page, check_limit, decode_position_cursor, keyset_
 CLI_ACTOR = "command line"
 
 
-def record(
-    actor: User | None,
-    action: str,
-    target: Conversation | User,
-    *,
-    old_value: str | None = None,
-    new_value: str | None = None,
-    detail: str | None = None,
-) -> AuditEvent:
-    """Add an event for ``actor`` (None: the command line) doing ``action``."""
-    event = new_event(actor, action, target, old_value=old_value, new_value=new_value, detail=detail)
+def record(actor: User | None, action: str, target: Conversation | User, **values: str | None) -> AuditEvent:
+    """Add an event for ``actor`` (None: the command line) doing ``action``
+    (``values``: ``old_value``, ``new_value``, ``detail``)."""
+    event = new_event(actor, action, target, **values)
     db.session.add(event)
     db.session.flush()
     return event

@@ -189,25 +189,23 @@ def delete(conversation_id: uuid.UUID):
 
 @bp.post("/conversations/<uuid:conversation_id>/restore")
 def restore(conversation_id: uuid.UUID):
-    conversation = organising.get_trashed(None, conversation_id)
-    form = ActionForm()
-    check(form)
-    title, owner_name = conversation.display_title, conversation.user.username
-    administration.restore_thread(current_user, conversation)
-    db.session.commit()
-    flash(f"Restored “{title}” of {owner_name}.", "success")
-    return redirect(back_to(form, url_for(".conversations", state="trash")), 303)
+    return act_on_trashed(conversation_id, administration.restore_thread, "Restored “{title}” of {owner}.")
 
 
 @bp.post("/conversations/<uuid:conversation_id>/purge")
 def purge(conversation_id: uuid.UUID):
+    return act_on_trashed(conversation_id, administration.purge_thread, "Deleted “{title}” of {owner} for good.")
+
+
+def act_on_trashed(conversation_id: uuid.UUID, act, notice: str):
+    """Restore or purge a thread in the trash (audited), then back to the list."""
     conversation = organising.get_trashed(None, conversation_id)
     form = ActionForm()
     check(form)
-    title, owner_name = conversation.display_title, conversation.user.username
-    administration.purge_thread(current_user, conversation)
+    title, owner = conversation.display_title, conversation.user.username
+    act(current_user, conversation)
     db.session.commit()
-    flash(f"Deleted “{title}” of {owner_name} for good.", "success")
+    flash(notice.format(title=title, owner=owner), "success")
     return redirect(back_to(form, url_for(".conversations", state="trash")), 303)
 
 
