@@ -69,6 +69,7 @@ _TAG_ROLES = {
     "p": "paragraph",
     "caption": "caption",
     "time": "time",
+    "progress": "progressbar",
     "section": "region",
     "select": "combobox",
     "em": "emphasis",

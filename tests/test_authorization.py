@@ -11,7 +11,10 @@ missing from OPEN fails until it is added.
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import zipfile
 from types import SimpleNamespace
 
 import pytest
@@ -21,7 +24,7 @@ from tests.factories import HTMX, PASSWORD, add_thread, sign_in
 from tests.html import parse
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import AuditEvent, Conversation, Message, Share, User
+from webapp.models import AuditEvent, Conversation, ImportJob, Message, Share, User
 from webapp.shares import share_thread
 from webapp.tokens import create_token
 
@@ -80,9 +83,9 @@ def expected(endpoint: str, path: str, role: str) -> str:
         return "sign in"
     if path.startswith("/admin"):
         return "open" if role == "admin" else "forbidden"
-    if path.startswith("/c/<"):
-        # Another user's thread is exactly as missing as none, for admins too:
-        # they see threads only through /admin.
+    if path.startswith(("/c/<", "/import/<")):
+        # Another user's thread (or import) is exactly as missing as none,
+        # for admins too: they see threads only through /admin.
         return "open" if role == "owner" else "missing"
     return "open"
 
@@ -99,6 +102,7 @@ def url_for_rule(path: str, world: SimpleNamespace, role: str) -> str:
             "token_id": world.tokens.get(role, world.tokens["owner"]),
             "token": world.link,
             "share_id": world.share,
+            "job_id": world.job,
             "filename": "css/parley.css",
         }
         assert name in values, f"the matrix cannot fill in <{name}> of {path}: give url_for_rule a real one"
@@ -177,6 +181,23 @@ def conflict(response, world, role):
     assert parse(response.text).one("heading", level=1).text == "Not done"
 
 
+def export_zip(response, world, role):
+    """The signed-in user's export (an admin's of carol's account): alice's holds her thread."""
+    assert (response.status_code, response.mimetype) == (200, "application/zip")
+    threads = json.loads(zipfile.ZipFile(io.BytesIO(response.get_data())).read("conversations.json"))
+    assert [t["conversation"]["title"] for t in threads] == (["Alice's"] if role == "owner" else [])
+
+
+def refused(heading: str, status: int = 422):
+    """The page says what is missing, with ``status``; nothing is done."""
+
+    def check(response, world, role):
+        assert response.status_code == status, response.status_code
+        assert parse(response.text).one("heading", level=1).text == heading
+
+    return check
+
+
 SIGNED_IN_HOME = redirect("/")
 
 OPEN = {
@@ -239,6 +260,12 @@ OPEN = {
     ("POST", "sharing.fork"): redirect(THREAD_URL),  # the visitor's copy
     ("GET", "admin.shares"): page("Shared links"),
     ("POST", "admin.revoke_share"): redirect("/admin/shares"),
+    ("POST", "admin.export_user"): export_zip,
+    ("GET", "transfer.export_account"): export_zip,
+    ("GET", "transfer.export_chosen"): refused("Nothing chosen"),  # no ids: the import tests choose some
+    ("GET", "transfer.import_page"): page("Import chats"),
+    ("POST", "transfer.start_import"): refused("Import chats"),  # no file: the import tests send some
+    ("GET", "transfer.import_job"): page("Import of conversations.json"),
 }
 # Routes that share an endpoint but answer differently.
 BY_PATH = {
@@ -261,9 +288,12 @@ def world(app, user, other_user, admin_user, make_user):
         tokens = {
             role: create_token(db.session.get(User, account.id), "matrix")[0] for role, account in accounts.items()
         }
+        job = ImportJob(user_id=user.id, status="done", files=[{"name": "conversations.json", "size": 2}], errors=[])
+        db.session.add(job)
         db.session.commit()
         return SimpleNamespace(
             thread=thread.id,
+            job=job.id,
             reply=reply,
             target=carol.id,
             link=share.token,

@@ -161,3 +161,11 @@ def test_settings_that_fail_several_instances_are_warned_about(config, secret_ke
     assert len(warnings) == len(warned)
     for warning, setting in zip(warnings, warned, strict=True):
         assert setting in warning
+
+
+def test_the_import_limit_is_read_in_mb_and_checked(make_app):
+    assert make_app().config["PARLEY_IMPORT_MAX_MB"] == 512
+    assert from_environment({"PARLEY_IMPORT_MAX_MB": "64"})["PARLEY_IMPORT_MAX_MB"] == 64
+    for value in ("0", "big", "-5"):
+        with pytest.raises(ConfigError, match="PARLEY_IMPORT_MAX_MB"):
+            from_environment({"PARLEY_IMPORT_MAX_MB": value})

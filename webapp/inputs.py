@@ -77,6 +77,8 @@ class BigIdConverter(IdConverter):
 def refuse_nul(texts: Iterable[tuple[str, Any]]) -> None:
     """Refuse ``(field, value)`` pairs where a text holds NUL."""
     for field, value in texts:
+        # A multipart part may come without a usable name (None).
+        field = field or ""
         if "\x00" in field or (isinstance(value, str) and "\x00" in value):
             raise InvalidInput(field.replace("\x00", "\\x00"), NUL_MESSAGE)
 
@@ -126,6 +128,14 @@ class CheckedRequest(Request):
             return None
         return getattr(current_app.view_functions.get(self.endpoint), "upload_setting", None)
 
+    def make_form_data_parser(self):
+        parser = super().make_form_data_parser()
+        # A form is checked once it is the request's (below), not as it is
+        # built: the uploaded files it came with are then the request's too,
+        # and closed with it.
+        parser.cls = ImmutableMultiDict
+        return parser
+
     def _load_form_data(self) -> None:
         try:
             super()._load_form_data()
@@ -137,6 +147,12 @@ class CheckedRequest(Request):
                 f"The file is larger than {current_app.config[setting]:,} MB, the most this site takes in one "
                 f"upload. Send a smaller one, or ask the site's admin to raise {setting}."
             ) from None
+        try:
+            refuse_nul(self.form.items(multi=True))
+            refuse_nul((name, None) for name in self.files)
+        except InvalidInput:
+            self.__dict__["form"] = TextParameters()  # none of it reaches a view
+            raise
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         body = super().get_json(force=force, silent=silent, cache=cache)
