@@ -22,6 +22,9 @@ then, each on databases of its own,
   threads, and one bulk action on 1,000 threads (``organising.py``; on ``--db``);
 - times search (``webapp.search.search``) on an account of 10,000 messages
   and one of ``--search-messages`` (``search.py``; on ``--db``);
+- imports a ChatGPT export of 2,000 conversations and 200,000 messages
+  into an empty database, in a process of its own: messages per second and
+  the process's peak memory (``imports.py``; on ``--db``);
 - runs two instances on PostgreSQL and Redis: reader latency on the
   writer's instance and on the other, Stop from the other instance, streams
   held by one instance, takeover after kill -9 of the writer's
@@ -60,7 +63,7 @@ from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
 from tests.conftest import USER_SETTINGS  # noqa: E402
 
-BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances", "search", "organising")
+BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances", "search", "organising", "imports")
 MODULES = {
     "data": "data_layer",
     "organising": "organising",
@@ -69,6 +72,7 @@ MODULES = {
     "api": "api",
     "instances": "instances",
     "search": "search",
+    "imports": "imports",
 }
 
 
@@ -156,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
             with Neighbours() as neighbours:
                 results = search.run(kind, args.search_messages)
             report("search", search.render(results), neighbours)
+        if "imports" in wanted:
+            imports = benchmark("imports")
+            with Neighbours() as neighbours:
+                results = imports.run(kind)
+            report("imports", imports.render(results), neighbours)
+            errors += imports.failed(results)
     if "streams" in wanted:
         streams = benchmark("streams")
         with Neighbours() as neighbours:
