@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from tests.fake_llm import FakeLLM
 from tests.html import parse
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User, utcnow
+from webapp.templating import activity_time
 
 
 @pytest.fixture
@@ -250,3 +251,45 @@ def test_a_bad_model_name_is_refused_and_stores_nothing(llm_client):
     assert "at most 200 characters" in response.text
     with app.app_context():
         assert db.session.scalars(select(Conversation)).all() == []
+
+
+# --- the sidebar's activity times -------------------------------------------------------------
+
+NOW = datetime(2026, 6, 10, 15, 0, tzinfo=UTC)  # a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("ago", "shown"),
+    [
+        (timedelta(seconds=20), "now"),
+        (timedelta(minutes=5), "5 min"),
+        (timedelta(minutes=59, seconds=59), "59 min"),
+        (timedelta(hours=3), "3 h"),
+        (timedelta(hours=15, minutes=30), "Yesterday"),  # 23:30 the day before
+        (timedelta(days=3), "Sun"),
+        (timedelta(days=20), "21 May"),
+        (timedelta(days=400), "May 2025"),
+    ],
+)
+def test_activity_is_said_shortly_and_relatively(app, ago, shown):
+    with app.test_request_context():
+        assert activity_time(NOW - ago, now=NOW) == shown
+
+
+def test_activity_counts_days_in_the_readers_time_zone(app):
+    # 23:30 UTC on the 9th is 00:30 on the 10th in Lisbon: today there, hours ago.
+    with app.test_request_context(headers={"Cookie": "tz=Europe/Lisbon"}):
+        assert activity_time(NOW - timedelta(hours=15, minutes=30), now=NOW) == "15 h"
+
+
+def test_each_sidebar_item_shows_when_it_was_last_active(client, signed_in, make_thread):
+    make_thread(signed_in, "Older", ago=timedelta(hours=2))
+    make_thread(signed_in, "Newer")
+    items = [
+        item for item in parse(client.get("/").text).by_role("listitem") if item.get("id", "").startswith("thread-")
+    ]
+    times = [item.one("time") for item in items]
+    assert [time.text for time in times] == ["now", "2 h"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", time["datetime"]) for time in times)
+    assert times[1]["title"].endswith("(UTC)")
+    assert [item.by_role("link")[0].text for item in items] == ["Newer", "Older"]  # the title stays the link's name

@@ -79,6 +79,29 @@ def short_time(when: datetime) -> str:
     return f"{local.day} {local:%b %Y, %H:%M}"
 
 
+def activity_time(when: datetime, now: datetime | None = None) -> str:
+    """How long ago a thread was active, short, for the sidebar: "now",
+    "5 min", "3 h", "Yesterday", "Mon", "12 Mar", "Mar 2024"."""
+    zone = viewer_timezone()
+    local = when.astimezone(zone)
+    now = (now or datetime.now(UTC)).astimezone(zone)
+    seconds = (now - local).total_seconds()
+    days = (now.date() - local.date()).days
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if days == 0:
+        return f"{int(seconds // 3600)} h"
+    if days == 1:
+        return "Yesterday"
+    if days < 7:
+        return f"{local:%a}"
+    if local.year == now.year:
+        return f"{local.day} {local:%b}"
+    return f"{local:%b %Y}"
+
+
 def markdown(text: str) -> Markup:
     """Message text as safe HTML, for a message stored without its HTML."""
     return Markup(render_markdown(text))
@@ -114,6 +137,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(mark_words)
     app.add_template_filter(full_time)
     app.add_template_filter(short_time)
+    app.add_template_filter(activity_time)
     app.add_template_filter(markdown)
     app.add_template_filter(public_error)
     app.add_template_filter(error_detail)

@@ -394,3 +394,24 @@ def test_a_thread_with_code_times_and_copy_on_a_phone_in_dark_mode(new_page, use
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     check_accessibility(page)
     screenshot(page, "thread-phone-dark", full_page=False)
+
+
+# --- the sidebar's activity times -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_each_sidebar_item_says_how_long_ago_it_was_active(new_page, user, make_thread, viewport):
+    make_thread(user, "Last week", messages=2, ago=timedelta(days=40))
+    make_thread(user, "Earlier today", messages=2, ago=timedelta(minutes=7))
+    current = make_thread(user, "Just now", messages=2)
+    page = new_page(PHONE, color_scheme="dark") if viewport == "phone" else new_page()
+    sign_in(page, user.username)
+    page.goto(f"/c/{current}")
+    if viewport == "phone":
+        page.get_by_role("link", name="Show the list of chats").click()
+    times = page.locator("#thread-groups .thread-item time")
+    expect(times).to_have_text(["now", "7 min", re.compile(r"^(\d{1,2} [A-Z][a-z]{2}|[A-Z][a-z]{2} \d{4})$")])
+    assert times.first.get_attribute("title").endswith("(UTC)")
+    expect(sidebar_item(page, "Earlier today").locator("time")).to_be_visible()
+    check_accessibility(page)
+    screenshot(page, "sidebar-activity-times")
