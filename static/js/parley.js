@@ -374,7 +374,10 @@
     if (!sidebar) return;
     if (location.hash === "#sidebar") {
       revealCurrentThread();
-      (currentThreadLink() || sidebar.querySelector("a, button, input")).focus();
+      var target = currentThreadLink() || sidebar.querySelector("a, button, input");
+      target.focus();
+      // Not yet focusable (the drawer's style not yet applied): on the next frame.
+      if (document.activeElement !== target) window.requestAnimationFrame(function () { target.focus(); });
     } else if (event.oldURL.indexOf("#sidebar") >= 0) {
       var toggle = document.querySelector(".drawer-toggle");
       if (toggle && toggle.offsetParent) toggle.focus();
