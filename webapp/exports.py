@@ -27,6 +27,7 @@ from typing import Any
 from flask import Response, stream_with_context
 from sqlalchemy import func, select
 
+from webapp.assistant import public_error
 from webapp.audit import record
 from webapp.branches import branch_ids
 from webapp.extensions import db
@@ -76,7 +77,7 @@ def markdown_lines(conversation: Conversation) -> Iterator[str]:
         status = "" if message.status == "complete" else f" ({message.status})"
         yield f"\n## {message.role_label}, {_when(message)}{status}\n\n{message.content.rstrip()}\n"
         if message.error:
-            yield f"\n> {message.error}\n"
+            yield f"\n> {public_error(message.error)}\n"
 
 
 def export_conversation_json(conversation: Conversation) -> dict[str, Any]:
@@ -93,7 +94,8 @@ def export_conversation_json(conversation: Conversation) -> dict[str, Any]:
 
 
 def export_message_json(message: Message) -> dict[str, Any]:
-    return message_json(message) | {"error": message.error}
+    # What its reader is told of a failure: the details are the admins'.
+    return message_json(message) | {"error": public_error(message.error) if message.error else None}
 
 
 def thread_json_chunks(conversation: Conversation) -> Iterator[str]:
