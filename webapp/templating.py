@@ -34,17 +34,21 @@ def viewer_timezone() -> tzinfo:
 
 
 _ANY_THREAD = uuid.UUID(int=0)
+_ANY_MESSAGE = 987_654_321_987_654_321
 
 
-def thread_url(endpoint: str, conversation_id: uuid.UUID, **values: str) -> str:
-    """``url_for(endpoint, conversation_id=…)`` for a list of threads at the
-    cost of one: the URL is built once per request with a stand-in id, which
-    each call replaces (a sidebar page asks for 100 of these)."""
+def thread_url(endpoint: str, conversation_id: uuid.UUID, message_id: int | None = None, **values: str) -> str:
+    """``url_for(endpoint, conversation_id=…[, message_id=…])`` for a list of
+    threads or messages at the cost of one: the URL is built once per
+    request with stand-in ids, which each call replaces (a sidebar page asks
+    for 100 of these, a page of messages for 150)."""
     urls = g.setdefault("thread_urls", {})
-    key = (endpoint, *sorted(values.items()))
+    key = (endpoint, message_id is None, *sorted(values.items()))
     if key not in urls:
-        urls[key] = url_for(endpoint, conversation_id=_ANY_THREAD, **values)
-    return urls[key].replace(str(_ANY_THREAD), str(conversation_id))
+        ids = {"conversation_id": _ANY_THREAD} | ({} if message_id is None else {"message_id": _ANY_MESSAGE})
+        urls[key] = url_for(endpoint, **ids, **values)
+    url = urls[key].replace(str(_ANY_THREAD), str(conversation_id))
+    return url if message_id is None else url.replace(str(_ANY_MESSAGE), str(message_id))
 
 
 def _zone(name: str) -> tzinfo:
