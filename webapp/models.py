@@ -248,15 +248,6 @@ class Conversation(db.Model):
         """The title as pages and exports show it."""
         return self.title or UNTITLED
 
-    @hybrid_property
-    def in_trash(self) -> bool:
-        return self.deleted_at is not None
-
-    @in_trash.inplace.expression
-    @classmethod
-    def _in_trash_expression(cls) -> ColumnElement[bool]:
-        return cls.deleted_at.is_not(None)
-
     def __repr__(self) -> str:
         return f"<Conversation {self.id} {self.title!r}>"
 

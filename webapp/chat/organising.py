@@ -41,13 +41,22 @@ def flag(name: str) -> bool:
     return value == "1"
 
 
+def flash_notice(notice: str, undo_id: str | None = None) -> None:
+    """The notice for the next page; after a move to the trash, with Undo
+    (``_partials/flashes.html`` renders the "undo" category's form)."""
+    if undo_id:
+        flash({"text": notice, "undo": undo_id}, "undo")
+    else:
+        flash(notice, "success")
+
+
 def answer(conversation: Conversation | None, notice: str, default: str, *, undo: Conversation | None = None):
     """A plain POST: back to ``next`` (or ``default``) with the notice. htmx:
     the sidebar, the header of the thread shown if it is this one, and the
     notice (with Undo after a move to the trash)."""
     undo_id = str(undo.id) if undo is not None else None
     if not is_htmx():
-        flash({"text": notice, "undo": undo_id} if undo_id else notice, "undo" if undo_id else "success")
+        flash_notice(notice, undo_id)
         return redirect(back(default), 303)
     shown = shown_thread_id()
     context = sidebar_context(shown)
@@ -98,7 +107,7 @@ def delete(conversation_id: uuid.UUID):
     notice = f"“{title}” is in the trash." if restorable else f"“{title}” is deleted."
     undo = conversation if restorable else None
     if is_htmx() and shown == conversation_id:  # its page is gone: the new-chat page says so
-        flash({"text": notice, "undo": str(conversation_id)} if undo else notice, "undo" if undo else "success")
+        flash_notice(notice, str(conversation_id) if undo else None)
         return "", 200, {"HX-Redirect": url_for(".index")}
     return answer(None, notice, url_for(".index"), undo=undo)
 
@@ -121,7 +130,7 @@ def purge(conversation_id: uuid.UUID):
     title = conversation.display_title
     organising.purge(conversation)
     db.session.commit()
-    flash(f"“{title}” is deleted for good.", "success")
+    flash_notice(f"“{title}” is deleted for good.")
     return redirect(url_for(".trash"), 303)
 
 
@@ -129,7 +138,7 @@ def purge(conversation_id: uuid.UUID):
 def empty_trash():
     count = organising.empty_trash(current_user)
     db.session.commit()
-    flash(f"The trash is empty: {count} chat{'' if count == 1 else 's'} deleted for good.", "success")
+    flash_notice(f"The trash is empty: {count} chat{'' if count == 1 else 's'} deleted for good.")
     return redirect(url_for(".trash"), 303)
 
 
@@ -177,7 +186,7 @@ def bulk():
         return exports.zip_download(current_user, ids, filename=exports.chosen_filename(current_user))
     result = organising.bulk(current_user, action, chosen)
     db.session.commit()
-    flash(result.notice, "success")
+    flash_notice(result.notice)
     target = back(url_for(".index"))
     if thread_gone(target):  # the thread the page showed went to the trash
         target = url_for(".index")
