@@ -149,7 +149,14 @@ class Conversation(db.Model):
     __tablename__ = "conversations"
     __table_args__ = (
         # The sidebar: one user's threads by recent activity, keyset-paged.
-        Index("ix_conversations_user_recent", "user_id", "updated_at", "id"),
+        Index(
+            "ix_conversations_user_recent",
+            "user_id",
+            "updated_at",
+            "id",
+            sqlite_where=text("deleted_at IS NULL AND archived = 0"),
+            postgresql_where=text("deleted_at IS NULL AND NOT archived"),
+        ),
         # The admin table: everyone's threads by recent activity (those
         # neither archived nor in the trash; the other two lists are short).
         Index(

@@ -53,9 +53,18 @@ def upgrade():
     op.add_column("conversations", sa.Column("pinned", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column("conversations", sa.Column("archived", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column("conversations", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
-    # The admin table's walk by activity covers the active threads only.
+    # The walks by activity (everyone's, one user's) cover the active threads
+    # only: the archive and the trash have indexes of their own.
     op.drop_index("ix_conversations_recent", table_name="conversations")
     op.create_index("ix_conversations_recent", "conversations", ["updated_at", "id"], unique=False, **_partial(SIDEBAR))
+    op.drop_index("ix_conversations_user_recent", table_name="conversations")
+    op.create_index(
+        "ix_conversations_user_recent",
+        "conversations",
+        ["user_id", "updated_at", "id"],
+        unique=False,
+        **_partial(SIDEBAR),
+    )
     op.create_index(
         "ix_conversations_user_sidebar",
         "conversations",
@@ -97,6 +106,8 @@ def downgrade():
     op.drop_index("ix_conversations_user_sidebar", table_name="conversations")
     op.drop_index("ix_conversations_recent", table_name="conversations")
     op.create_index("ix_conversations_recent", "conversations", ["updated_at", "id"], unique=False)
+    op.drop_index("ix_conversations_user_recent", table_name="conversations")
+    op.create_index("ix_conversations_user_recent", "conversations", ["user_id", "updated_at", "id"], unique=False)
     # SQLite (3.35+) drops a column in place, keeping the table's triggers.
     op.drop_column("conversations", "deleted_at")
     op.drop_column("conversations", "archived")
