@@ -8,6 +8,9 @@ messages), then
 - serves the app with gunicorn on loopback and times its pages from a
   concurrent client, next to a bare Flask "hello" app (``http_pages.py``);
 - times the real functions of ``webapp.conversations`` (``data_layer.py``);
+- gives each page's server CPU as a multiple of a bare Flask app serving
+  the same number of bytes, on an account of 60 and one of 100,000 threads
+  (``page_cost.py``; on ``--db``);
 
 then, each on databases of its own,
 
@@ -34,7 +37,7 @@ then, each on databases of its own,
 and prints a Markdown table of each.
 
     python tests/bench/run.py                   # SQLite, in a temporary directory
-    python tests/bench/run.py --only data       # ... only the data layer (or: http, streams, admin, api, instances, search, organising)
+    python tests/bench/run.py --only data       # ... only the data layer (or: http, cost, streams, admin, api, instances, search, organising)
     python tests/bench/run.py --explain         # ... and the query plans
     python tests/bench/run.py --update-readme   # ... and the tables into README.md
     BENCH_DATABASE_URL=postgresql://... python tests/bench/run.py --db postgres
@@ -63,9 +66,10 @@ from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
 from tests.conftest import USER_SETTINGS  # noqa: E402
 
-BENCHMARKS = ("data", "http", "streams", "admin", "api", "instances", "search", "organising", "imports")
+BENCHMARKS = ("data", "http", "cost", "streams", "admin", "api", "instances", "search", "organising", "imports")
 MODULES = {
     "data": "data_layer",
+    "cost": "page_cost",
     "organising": "organising",
     "admin": "admin_table",
     "streams": "streams",
@@ -145,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                     with Neighbours() as neighbours:
                         timings = data_layer.run_operations(seeded)
                     report("data", data_layer.render(seeded, timings), neighbours)
+        if "cost" in wanted:
+            page_cost = benchmark("cost")
+            with Neighbours() as neighbours:
+                results = page_cost.run(kind)
+            report("cost", page_cost.render(results), neighbours)
+            errors += page_cost.failed(results)
         if "admin" in wanted:
             with Neighbours() as neighbours:
                 results = admin_table.run(kind)
