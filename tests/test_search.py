@@ -97,7 +97,7 @@ def either_way(request, monkeypatch):
     """Search both ways: sorting every match, and (a common word) walking
     the threads; both must give the same pages."""
     if request.param == "many matches":
-        monkeypatch.setattr(search_module, "MANY", 3)
+        monkeypatch.setattr(search_module, "WINDOW", 2)
 
 
 def test_a_long_thread_does_not_hide_the_others(ctx, user, either_way):

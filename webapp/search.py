@@ -26,21 +26,29 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
+    bindparam,
+    column,
     exists,
     false,
     func,
     literal_column,
     or_,
     select,
+    table,
     text,
+    tuple_,
+    union,
+    union_all,
 )
+from sqlalchemy.orm import aliased
 
-from webapp.conversations import activity_cursor, by_recent_activity
+from webapp.conversations import activity_cursor, by_recent_activity, in_place
 from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
-from webapp.pagination import Page, keyset_page
+from webapp.pagination import Page
 from webapp.search_index import TS_CONFIG, WORDS_COLUMN, words_expression
 from webapp.text import WORD, word_matches
 
@@ -52,6 +60,7 @@ SNIPPET_RADIUS = 70  # characters of context each side of the first match
 
 _TITLE_WORDS = words_expression("coalesce(conversations.title, '')")
 _PHRASE = re.compile(r'"([^"]*)"')
+_MESSAGE_SEARCH = table("message_search", column("rowid", Integer))  # SQLite's index of messages
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,36 @@ def title_matches(query: Query) -> ColumnElement[bool]:
     return text(f"{_TITLE_WORDS} @@ to_tsquery('{TS_CONFIG}', :title_terms)").bindparams(title_terms=_tsquery(query))
 
 
+def _thread_matches(conversation_id: ColumnElement, query: Query) -> Select:
+    """The ids of the messages of one thread that hold every term, asked of
+    that thread alone (``conversation_id``: the thread, or a column of the
+    outer query's). On SQLite the index is asked for the matches between
+    the thread's first and last message ids: FTS5 seeks there in its lists
+    rather than reading them whole; the thread is then checked, as other
+    threads' messages may lie between."""
+    if not _is_sqlite():
+        return select(Message.id).where(Message.conversation_id == conversation_id, _message_matches(query))
+    bounds = aliased(Message)
+    first, last = (
+        select(bound(bounds.id))
+        .where(bounds.conversation_id == conversation_id)
+        .correlate_except(bounds)
+        .scalar_subquery()
+        for bound in (func.min, func.max)
+    )
+    rowid = _MESSAGE_SEARCH.c.rowid
+    return (
+        select(Message.id)
+        .select_from(_MESSAGE_SEARCH)
+        .join(Message, Message.id == rowid)
+        .where(
+            text("message_search MATCH :message_terms").bindparams(message_terms=_fts5_query(query)),
+            rowid.between(first, last),
+            Message.conversation_id == conversation_id,
+        )
+    )
+
+
 # --- searching -------------------------------------------------------------------------------
 
 
@@ -177,95 +216,117 @@ class ThreadHit:
     messages: list[MessageHit] = field(default_factory=list)
 
 
+WINDOW = 100  # the most recently active threads a search asks one by one first
+
+
 def search(user: User, query: Query | str, cursor: str | None = None, limit: int = RESULTS) -> Page[ThreadHit]:
     """The user's threads matching ``query``, newest activity first, one
     page from ``cursor`` on. An empty query finds nothing.
 
-    Two ways to the same page:
+    A page is found in two steps, so that it costs what the page costs, not
+    what the account holds:
 
-    - the index lists every match, and their threads are sorted: the cost
-      follows the number of matching messages;
-    - PostgreSQL, when more than ``MANY`` of the user's messages match (a
-      common word): the user's threads are walked newest activity first,
-      each asked, message by message, whether it holds a match, until the
-      page is full; most threads do, so the cost follows the page, not the
-      account. Not on SQLite: FTS5 builds a prefix query's list of matches
-      anew for every row it is asked about, which costs more than sorting.
+    - the ``WINDOW`` threads of most recent activity (from the cursor on)
+      are asked one by one, each through its own messages, whether they
+      hold a match: a common word fills the page there, whatever the size of
+      the account (listing its matches would cost as many rows as it has);
+    - if the window does not fill the page (a rarer word), the index lists
+      the matches in the older threads: few, exactly when this step is needed.
+
+    Snippets are then looked up thread by thread, the newest matches first.
     """
     if isinstance(query, str):
         query = parse_query(query)
     if not query:
         return Page([], None)
-    common = not _is_sqlite() and _has_many_matches(user, query)
-    threads = matching_threads(user, query, walk=common)
-    page = keyset_page(by_recent_activity(threads, cursor), limit, activity_cursor)
+    if not _is_sqlite():
+        # Plans for these values, never a prepared statement's generic plan:
+        # not knowing the words, it may read the whole index of a word (to
+        # combine it with a thread's messages) where a thread's hundred
+        # messages were cheaper to check. Until the transaction ends.
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    window = _recent_window(user, cursor)
+    found = list(db.session.scalars(_in_window(window, query).limit(limit + 1)))
+    if len(found) <= limit:
+        last = db.session.execute(
+            select(window.c.updated_at, window.c.id)
+            .order_by(window.c.updated_at.desc(), window.c.id.desc())
+            .offset(WINDOW - 1)
+            .limit(1)
+        ).first()
+        if last is not None:  # a full window: older threads remain
+            older = matching_threads(user, query).where(
+                tuple_(Conversation.updated_at, Conversation.id) < tuple_(last.updated_at, last.id)
+            )
+            found += db.session.scalars(by_recent_activity(older, None).limit(limit + 1 - len(found)))
+    page = Page(found[:limit], activity_cursor(found[limit - 1]) if len(found) > limit else None)
     if not page.items:
-        return Page([], page.next_cursor)
+        return page
     ids = [conversation.id for conversation in page.items]
     titled = set(db.session.scalars(select(Conversation.id).where(Conversation.id.in_(ids), title_matches(query))))
-    found = {c.id: newest_matches(c.id, query) for c in page.items} if common else matching_messages(ids, query)
+    snippets = newest_matches(ids, query)
     return Page(
-        [ThreadHit(c, c.id in titled, found.get(c.id, [])) for c in page.items],
+        [ThreadHit(c, c.id in titled, snippets.get(c.id, [])) for c in page.items],
         page.next_cursor,
     )
 
 
-MANY = 2_000  # matching messages above which a search walks the threads
+def _recent_window(user: User, cursor: str | None):
+    """The ``WINDOW`` searchable threads of most recent activity from
+    ``cursor`` on: the active ones and the archived ones, each walked on its
+    own index of the user's threads by activity, merged."""
 
-
-def matching_threads(user: User, query: Query, *, walk: bool = False) -> Select:
-    """Every thread of ``user``'s that ``query`` finds (all the results, not
-    a page: select mode's "all results"). ``walk``: ask each thread whether
-    it holds a match, rather than list the matches (see ``search``)."""
-    in_messages = (
-        exists().where(Message.conversation_id == Conversation.id, _message_matches(query))
-        if walk
-        else Conversation.id.in_(select(Message.conversation_id).where(_message_matches(query)))
-    )
-    return searchable_threads(user).where(or_(in_messages, title_matches(query)))
-
-
-def _has_many_matches(user: User, query: Query) -> bool:
-    """Whether more than ``MANY`` of the user's messages match (PostgreSQL)."""
-    matches = (
-        select(literal_column("1"))
-        .select_from(Message)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Conversation.user_id == user.id, _message_matches(query))
-        .limit(MANY + 1)
-    )
-    return db.session.scalar(select(func.count()).select_from(matches.subquery())) > MANY
-
-
-def newest_matches(conversation_id, query: Query, per_thread: int = SNIPPETS) -> list[MessageHit]:
-    """Up to ``per_thread`` matching messages of one thread, newest first,
-    asked message by message (a common word: the first few match)."""
-    rows = db.session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, _message_matches(query))
-        .order_by(Message.id.desc())
-        .limit(per_thread)
-    )
-    return [MessageHit(message, snippet(message.content, query.words)) for message in rows]
-
-
-def matching_messages(conversation_ids: list, query: Query, per_thread: int = SNIPPETS) -> dict:
-    """Up to ``per_thread`` matching messages of each thread, newest first,
-    each with its snippet: ``{conversation id: [MessageHit, ...]}``."""
-    ranked = (
-        select(
-            Message.id,
-            func.row_number().over(partition_by=Message.conversation_id, order_by=Message.id.desc()).label("rank"),
+    def walk(place: str) -> Select:
+        threads = select(Conversation.id, Conversation.updated_at).where(
+            Conversation.user_id == user.id, in_place(place)
         )
-        .where(Message.conversation_id.in_(conversation_ids), _message_matches(query))
-        .subquery()
+        return by_recent_activity(threads, cursor).limit(WINDOW).subquery()
+
+    active, archived = walk("active"), walk("archived")
+    merged = union_all(select(active.c.id, active.c.updated_at), select(archived.c.id, archived.c.updated_at))
+    return merged.subquery("recent_window")
+
+
+def _in_window(window, query: Query) -> Select:
+    """The threads of ``window`` that ``query`` finds, newest activity first:
+    each asked through its own messages, stopping at its first match."""
+    in_messages = exists(_thread_matches(Conversation.id, query))
+    return by_recent_activity(
+        select(Conversation).join(window, window.c.id == Conversation.id).where(or_(in_messages, title_matches(query))),
+        None,
     )
-    rows = db.session.scalars(
-        select(Message)
-        .join(ranked, Message.id == ranked.c.id)
-        .where(ranked.c.rank <= per_thread)
-        .order_by(Message.id.desc())
+
+
+def matching_threads(user: User, query: Query) -> Select:
+    """Every thread of ``user``'s that ``query`` finds (all the results, not
+    a page: select mode's "all results"), from the index: the threads of the
+    matching messages, and those of the matching titles."""
+    hits = union(
+        select(Message.conversation_id).where(_message_matches(query)),
+        select(Conversation.id).where(title_matches(query)),
     )
+    return searchable_threads(user).where(Conversation.id.in_(hits))
+
+
+def newest_matches(conversation_ids: list, query: Query, per_thread: int = SNIPPETS) -> dict:
+    """Up to ``per_thread`` matching messages of each thread, newest first,
+    each with its snippet: ``{conversation id: [MessageHit, ...]}``. Each
+    thread is asked on its own, newest first, so a common word costs the few
+    messages shown (one statement, run for each thread).
+
+    Newest is by position, which follows the ids within a thread: on
+    PostgreSQL the thread's messages are then read in that order, from the
+    index of positions, until enough match; FTS5 lists its matches in id
+    order."""
+    thread = bindparam("thread", type_=Conversation.id.type)
+    newest = Message.id.desc() if _is_sqlite() else Message.position.desc()
+    statement = _thread_matches(thread, query).order_by(newest).limit(per_thread)
+    ids = [
+        found
+        for conversation_id in conversation_ids
+        for found in db.session.scalars(statement, {"thread": conversation_id})
+    ]
+    rows = db.session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id.desc()))
     found: dict = {}
     for message in rows:
         found.setdefault(message.conversation_id, []).append(MessageHit(message, snippet(message.content, query.words)))

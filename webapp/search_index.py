@@ -30,6 +30,7 @@ comparison of migrations with models leaves them out through
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection, event
@@ -49,7 +50,15 @@ POSTGRESQL_INDEXES = ("ix_messages_search", "ix_conversations_search")
 #: PostgreSQL: the generated column of message words (not in the models).
 WORDS_COLUMN = "search_words"
 
-_FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'"
+_TOKENIZER = "tokenize = 'unicode61 remove_diacritics 2'"
+#: SQLite: the lengths of word starts FTS5 keeps lists of, besides whole
+#: words. A query word of such a length is one list, which FTS5 can seek in
+#: (a thread's messages, a page of ids); a longer one makes FTS5 merge the
+#: lists of every word it starts, anew for each query: a cost that grows with
+#: the index. Up to 6 covers most words people type; each length adds to the
+#: index (2 to 6: about 1.6 times the size of 2 and 3 alone).
+MESSAGE_PREFIXES = "2 3 4 5 6"
+_TITLE_PREFIXES = "2 3"  # titles are one row a thread: every list is short
 
 
 def words_expression(column: str) -> str:
@@ -63,10 +72,14 @@ def _not_live(row: str) -> str:
 
 
 def _sqlite_statements() -> list[str]:
+    return [*_sqlite_message_statements(MESSAGE_PREFIXES), *_sqlite_title_statements()]
+
+
+def _sqlite_message_statements(prefixes: str) -> list[str]:
     return [
         (
             "CREATE VIRTUAL TABLE message_search USING fts5(content, content = 'messages', content_rowid = 'id', "
-            f"{_FTS_OPTIONS})"
+            f"{_TOKENIZER}, prefix = '{prefixes}')"
         ),
         f"""CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN {_not_live("new")} BEGIN
             INSERT INTO message_search (rowid, content) VALUES (new.id, new.content);
@@ -80,10 +93,20 @@ def _sqlite_statements() -> list[str]:
                 SELECT 'delete', old.id, old.content WHERE {_not_live("old")};
             INSERT INTO message_search (rowid, content) SELECT new.id, new.content WHERE {_not_live("new")};
         END""",
+        # What was there before the index: every finished message.
+        f"INSERT INTO message_search (rowid, content) SELECT id, content FROM messages WHERE {_NOT_LIVE}",
+    ]
+
+
+def _sqlite_title_statements() -> list[str]:
+    return [
         # Conversations have no integer key of their own (a UUID; the hidden
         # rowid may change on VACUUM), so each title row carries the thread's
         # id as a token of its own, by which the triggers find it.
-        f"CREATE VIRTUAL TABLE conversation_search USING fts5(title, conversation_id, {_FTS_OPTIONS})",
+        (
+            "CREATE VIRTUAL TABLE conversation_search USING fts5(title, conversation_id, "
+            f"{_TOKENIZER}, prefix = '{_TITLE_PREFIXES}')"
+        ),
         """CREATE TRIGGER conversation_search_insert AFTER INSERT ON conversations BEGIN
             INSERT INTO conversation_search (title, conversation_id) VALUES (coalesce(new.title, ''), new.id);
         END""",
@@ -97,25 +120,30 @@ def _sqlite_statements() -> list[str]:
             WHERE rowid IN (SELECT rowid FROM conversation_search
                             WHERE conversation_search MATCH '{conversation_id} : "' || old.id || '"');
         END""",
-        # What was there before the index: every finished message, every title.
-        f"INSERT INTO message_search (rowid, content) SELECT id, content FROM messages WHERE {_NOT_LIVE}",
+        # What was there before the index: every title.
         "INSERT INTO conversation_search (title, conversation_id) SELECT coalesce(title, ''), id FROM conversations",
     ]
 
 
-def _postgresql_statements() -> list[str]:
+def _postgresql_statements(connection: Connection) -> list[str]:
     mapped = (
         "asciiword, word, numword, asciihword, hword, numhword, hword_asciipart, hword_part, hword_numpart, "
         "int, uint, float, sfloat, version, email, url, host, url_path, file"
     )
     title_words = words_expression("coalesce(title, '')")
+    # A managed database may need its administrator to allow this once
+    # (see the README); without unaccent, accents could not be ignored.
+    connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS unaccent")
+    # Named with its schema: it may be installed in one outside the search
+    # path (an ``extensions`` schema, or another schema of the same database).
+    unaccent = connection.exec_driver_sql(
+        "SELECT quote_ident(nspname) FROM pg_extension JOIN pg_namespace ON pg_namespace.oid = extnamespace "
+        "WHERE extname = 'unaccent'"
+    ).scalar()
     return [
-        # A managed database may need its administrator to allow this once
-        # (see the README); without unaccent, accents could not be ignored.
-        "CREATE EXTENSION IF NOT EXISTS unaccent",
         f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {TS_CONFIG}",
         f"CREATE TEXT SEARCH CONFIGURATION {TS_CONFIG} (COPY = simple)",
-        f"ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG} ALTER MAPPING FOR {mapped} WITH unaccent, simple",
+        f"ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG} ALTER MAPPING FOR {mapped} WITH {unaccent}.unaccent, simple",
         *_postgresql_message_words(),
         f"CREATE INDEX ix_conversations_search ON conversations USING gin ({title_words})",
     ]
@@ -140,6 +168,27 @@ def store_message_words(connection: Connection) -> None:
         connection.exec_driver_sql(statement)
 
 
+def index_message_prefixes(connection: Connection, prefixes: str = MESSAGE_PREFIXES) -> None:
+    """SQLite: make the index of messages anew with lists of word starts of
+    ``prefixes`` lengths (FTS5 cannot add them to an index), from the
+    messages there. Nothing to do on PostgreSQL, whose GIN index seeks by
+    any word start, or where the index has these lengths already."""
+    if connection.dialect.name != "sqlite" or _message_prefixes(connection) == prefixes:
+        return
+    for trigger in SQLITE_TRIGGERS:  # on messages: they outlive the table they write to
+        if trigger.startswith("message_search_"):
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+    connection.exec_driver_sql("DROP TABLE IF EXISTS message_search")
+    for statement in _sqlite_message_statements(prefixes):
+        connection.exec_driver_sql(statement)
+
+
+def _message_prefixes(connection: Connection) -> str | None:
+    made = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'message_search'").scalar()
+    found = re.search(r"prefix = '([^']*)'", made or "")
+    return found.group(1) if found else None
+
+
 def _has_words_column(connection: Connection) -> bool:
     found = (
         "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
@@ -154,7 +203,7 @@ def create_search_index(connection: Connection) -> None:
     dialect = connection.dialect.name
     if search_index_exists(connection):
         return
-    statements = {"sqlite": _sqlite_statements, "postgresql": _postgresql_statements}[dialect]()
+    statements = _sqlite_statements() if dialect == "sqlite" else _postgresql_statements(connection)
     for statement in statements:
         connection.exec_driver_sql(statement)
 
@@ -163,7 +212,10 @@ def search_index_exists(connection: Connection) -> bool:
     if connection.dialect.name == "sqlite":
         found = "SELECT count(*) FROM sqlite_master WHERE name = 'message_search'"
     else:
-        found = "SELECT count(*) FROM pg_class WHERE relname = 'ix_messages_search'"
+        # This schema's (the search path's), not another schema's of the database.
+        found = (
+            "SELECT count(*) FROM (SELECT to_regclass('ix_messages_search') AS found) AS index WHERE found IS NOT NULL"
+        )
     return bool(connection.exec_driver_sql(found).scalar())
 
 
