@@ -1,0 +1,158 @@
+"""The parts of pages that most pages repeat, rendered once per process.
+
+A thread page shows fifty messages and a sidebar of fifty threads; the next
+page, and the one after, shows most of them again, exactly as before. A
+finished message never changes (an edit or a new reply is a new row), and a
+sidebar item changes only with its thread's title, activity or pin. So each
+is rendered by its macro once, kept here by everything it shows, and given
+again while that stays the same: a page costs a dictionary lookup for each
+item it repeats instead of a macro call.
+
+What a fragment shows beyond its row is in its key too: the reader's time
+zone and today's date (message times), the label of the thread's activity
+("5 min"), the app's URL prefix. The one thing that is the reader's own, the
+CSRF token in a message's forms, is kept as a stand-in and put back on the
+way out. A message still being written, one with an error (admins see more
+of it), the one a link marked and the one being edited are always rendered.
+
+The cache is an LRU of ``SIZE`` fragments per app (a few MB), in
+``app.extensions["parley_fragments"]``; several instances each keep their
+own, and as each key holds everything a fragment shows, none can serve a
+stale one.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from datetime import datetime
+
+from flask import Flask, current_app, g, request
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from webapp.branches import Versions
+from webapp.models import Conversation, Message
+from webapp.templating import activity_time, viewer_timezone
+
+SIZE = 10_000
+_TOKEN = "\x00csrf-token\x00"  # stands in for the reader's CSRF token in a kept fragment
+_CACHED_STATUSES = ("complete", "stopped")
+
+
+class Fragments:
+    """A bounded map of rendered fragments, the least recently used dropped
+    first; shared by a process's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, fragment: str) -> None:
+        with self._lock:
+            self._items[key] = fragment
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _page_key() -> tuple:
+    """What every fragment of this request shares: the URL prefix, the time
+    zone and the reader's today."""
+    if "fragment_key" not in g:
+        zone = viewer_timezone()
+        g.fragment_key = (request.script_root, str(zone), datetime.now(zone).date())
+    return g.fragment_key
+
+
+def _kept(key: Hashable, render: Callable[[], str], *, token: bool = False) -> Markup:
+    """The fragment kept under ``key``, rendered (and kept) first if need be;
+    ``token``: it holds the reader's CSRF token."""
+    fragments: Fragments = current_app.extensions["parley_fragments"]
+    found = fragments.get(key)
+    if found is None:
+        found = str(render())
+        if token:
+            found = found.replace(_csrf_token(), _TOKEN)
+        fragments.put(key, found)
+    return Markup(found.replace(_TOKEN, _csrf_token()) if token else found)
+
+
+def _csrf_token() -> str:
+    if "fragment_token" not in g:
+        g.fragment_token = generate_csrf()
+    return g.fragment_token
+
+
+def _macro(template: str, name: str) -> Callable:
+    return getattr(current_app.jinja_env.get_template(template).module, name)
+
+
+def message_fragment(
+    message: Message,
+    conversation: Conversation | None = None,
+    versions: dict[int, Versions] | None = None,
+    marked: int | None = None,
+    editing: dict | None = None,
+) -> Markup:
+    """``message_article`` of a message on its owner's page, kept once it is final."""
+
+    def render() -> str:
+        article = _macro("_macros/message.html", "message_article")
+        return article(message, conversation, versions=versions, marked=marked, editing=editing)
+
+    if message.status not in _CACHED_STATUSES or message.id == marked or (editing and editing.get("id") == message.id):
+        return Markup(render())
+    key = (
+        "message",
+        _page_key(),
+        message.id,
+        message.conversation_id,
+        message.created_at,
+        message.status,
+        message.parent_id,
+        message.role,
+        len(message.content or ""),
+        message.html is None,
+        (versions or {}).get(message.id),
+    )
+    return _kept(key, render, token=True)
+
+
+def thread_item_fragment(thread: Conversation, current_id: uuid.UUID | None, selecting: bool) -> Markup:
+    """One thread of the sidebar (``thread_item``), kept while it shows the same."""
+
+    def render() -> str:
+        return _macro("_macros/thread.html", "thread_item")(thread, current_id, selecting)
+
+    key = (
+        "thread",
+        _page_key(),
+        thread.id,
+        thread.display_title,
+        thread.updated_at,
+        activity_time(thread.updated_at),
+        thread.id == current_id,
+        bool(selecting),
+    )
+    return _kept(key, render)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["parley_fragments"] = Fragments(SIZE)
+    app.add_template_global(message_fragment)
+    app.add_template_global(thread_item_fragment)
