@@ -123,6 +123,81 @@ def test_a_long_thread_does_not_hide_the_others(ctx, user, either_way):
     ]
 
 
+@pytest.fixture
+def shelf(ctx, user, other_user):
+    """Thirty threads of alice's, a minute apart, thread 0 the newest: each
+    says "biscuits"; every third also says "kettle" (thread 12 in its
+    title only); thread 9 is archived (still found), thread 6 in the trash
+    (never found), and bob has a kettle too. What each query must find, as
+    the titles of the threads, newest activity first."""
+    for n in range(30):
+        thread = add_thread(user, "Kettle corner" if n == 12 else f"Chat {n:02d}", ago=timedelta(minutes=n))
+        append_message(thread, "user", f"tea and biscuits {n}")
+        if n % 3 == 0 and n != 12:
+            append_message(thread, "assistant", f"the kettle whistles {n}")
+            append_message(thread, "user", "more biscuits")
+        thread.updated_at = utcnow() - timedelta(minutes=n)
+        if n == 9:
+            thread.archived = True
+        if n == 6:
+            thread.deleted_at = utcnow()
+    append_message(create_conversation(other_user, "Bob's kettle"), "user", "kettle biscuits")
+    db.session.commit()
+    kettles = [n for n in range(0, 30, 3) if n != 6]
+    return {
+        "biscuits": [("Kettle corner" if n == 12 else f"Chat {n:02d}") for n in range(30) if n != 6],
+        "kettle": [("Kettle corner" if n == 12 else f"Chat {n:02d}") for n in kettles],
+        "whistles 27": ["Chat 27"],
+        "nothing": [],
+    }
+
+
+def paged(user, query: str, limit: int) -> list[tuple]:
+    """Every page of ``limit`` hits, followed by its cursors: for each hit
+    its title, whether the title matched, archived, and its messages."""
+    hits, cursor = [], None
+    while True:
+        page = search(user, query, cursor, limit)
+        assert len(page.items) <= limit
+        hits.extend(
+            (hit.conversation.title, hit.in_title, hit.conversation.archived, [m.message.id for m in hit.messages])
+            for hit in page.items
+        )
+        if page.next_cursor is None:
+            return hits
+        assert len(page.items) == limit  # a cursor only after a full page
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("query", ["biscuits", "kettle", "whistles 27", "nothing"])
+@pytest.mark.parametrize("limit", [1, 3, 20])
+def test_the_window_and_the_index_find_the_same_pages(shelf, user, monkeypatch, query, limit):
+    """A search asks the most recently active threads first (``WINDOW``),
+    then the index for the older ones: whether the window fills the page
+    ("biscuits") or not ("kettle", one thread in three; a word of one
+    thread), and wherever the page boundaries fall against the window's,
+    the pages are those of asking every thread, and the expected ones."""
+    results = {}
+    for window in (1000, 4, 2, 1):  # every thread in the window; or a few, the rest from the index
+        monkeypatch.setattr(search_module, "WINDOW", window)
+        results[window] = paged(user, query, limit)
+    assert [title for title, *_ in results[1000]] == shelf[query]
+    assert results[4] == results[1000] and results[2] == results[1000] and results[1] == results[1000]
+    in_title = [title for title, matched, *_ in results[1000] if matched]
+    assert in_title == (["Kettle corner"] if query == "kettle" else [])
+    assert [title for title, _, archived, _ in results[1000] if archived] == [
+        title for title in shelf[query] if title == "Chat 09"
+    ]
+    snippets = {title: found for title, _, _, found in results[1000]}
+    if query == "kettle":
+        assert snippets["Kettle corner"] == []  # a title hit shows no message
+        assert all(len(found) == 1 for title, found in snippets.items() if title != "Kettle corner")
+    if query == "biscuits":
+        # The newest first, up to three: "more biscuits" after "tea and biscuits".
+        assert all(found == sorted(found, reverse=True) for found in snippets.values())
+        assert len(snippets["Chat 03"]) == 2 and len(snippets["Chat 01"]) == 1
+
+
 def test_an_empty_query_finds_nothing(library, user):
     assert search(user, "   ").items == []
     assert search(user, '"" * -').items == []
@@ -442,3 +517,70 @@ def test_the_migration_indexes_what_was_there(make_app):
         assert titles(alice, "zeppelin") == ["Old zeppelin"] and titles(alice, "airship") == ["Old zeppelin"]
         rename_conversation(db.session.get(type(thread), thread.id), "New blimp")  # and kept in step after
         assert titles(alice, "blimp") == ["New blimp"]
+
+
+def test_the_prefix_migration_makes_the_message_index_anew(make_app):
+    """0012: SQLite's index of messages is made anew with lists of word
+    starts of 2 to 6 characters, from the messages there, and kept in step
+    after; downgrading goes back to 2 and 3 (as 0008 first made it). Nothing
+    changes on PostgreSQL: the same searches find the same threads."""
+    from flask_migrate import downgrade, upgrade
+
+    def prefixes() -> str | None:
+        if db.engine.dialect.name != "sqlite":
+            return None
+        made = db.session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'message_search'"))
+        return re.search(r"prefix = '([^']*)'", made).group(1)
+
+    app = make_app()
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+        upgrade()
+        alice_id = add_user("alice").id
+        append_message(create_conversation(db.session.get(User, alice_id), "Local"), "user", "which local model?")
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0011")
+        assert prefixes() == ("2 3" if sqlite else None)
+        assert titles(db.session.get(User, alice_id), "model") == ["Local"]
+        db.session.remove()
+        upgrade()
+        assert prefixes() == ("2 3 4 5 6" if sqlite else None)
+        alice = db.session.get(User, alice_id)
+        assert titles(alice, "model") == ["Local"] and titles(alice, '"local mod"') == ["Local"]
+        later = create_conversation(alice, "Later")
+        append_message(later, "user", "modelling clay")
+        db.session.commit()
+        assert titles(alice, "model") == ["Later", "Local"]
+        delete_for_good(later)
+        db.session.commit()
+        assert titles(alice, "modell") == [] and titles(alice, "model") == ["Local"]
+
+
+def test_postgresql_builds_the_index_in_each_schema_of_one_database(app, make_app, ctx):
+    """Two Parley databases as two schemas of one PostgreSQL database (as
+    the benchmarks make them): the second gets an index of its own though
+    the first has one, and finds ``unaccent`` in the schema where the
+    extension was created, which is not on its search path."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's schemas")
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS second_parley CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA second_parley")
+        assert connection.exec_driver_sql("SELECT to_regclass('public.ix_messages_search')").scalar()
+    second = make_app(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "connect_args": {"options": "-c search_path=second_parley"}}
+    )
+    try:
+        with second.app_context():
+            db.create_all()
+            assert db.session.scalar(text("SELECT to_regclass('second_parley.ix_messages_search')"))
+            alice = add_user("alice")
+            append_message(create_conversation(alice, "Trip"), "user", "a Café by the zeppelin field")
+            db.session.commit()
+            assert titles(alice, "cafe zepp") == ["Trip"]
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA second_parley CASCADE")
