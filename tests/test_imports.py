@@ -4,8 +4,11 @@ reported, thread by thread, file by file, with what is valid kept."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import io
 import json
+import multiprocessing
 import uuid
 import zipfile
 from datetime import timedelta
@@ -404,8 +407,8 @@ def test_a_thread_is_imported_whole_or_not_at_all(app, user, monkeypatch):
 
     real_store = store_module.store
 
-    def half_then_fail(user_id, planned):
-        real_store(user_id, planned)
+    def half_then_fail(user_id, planned, replies_html):
+        real_store(user_id, planned, replies_html)
         if planned.title == "Sourdough starter":
             raise DataError("INSERT", {}, Exception("value too long"))
         return None
@@ -448,3 +451,122 @@ def test_uploads_are_deleted_when_the_job_ends(app, user):
     run_import(app, user, fixture("chatgpt-tree.json"))
     folder = Path(app.instance_path) / "imports"
     assert list(folder.iterdir()) == []
+
+
+# --- replies rendered in worker processes -----------------------------------------------------------
+
+ALL_FIXTURES = [
+    "chatgpt-tree.json",
+    "chatgpt-modern-export.json",
+    "chatgpt-multimodal.json",
+    "chatgpt-split-export.zip",
+    "chatgpt-broken.json",
+    "chatgpt-truncated.json",
+    "openwebui-export.json",
+    "openwebui-branches.json",
+    "parley-export.zip",
+]
+
+
+@pytest.fixture
+def render_workers(monkeypatch):
+    """Imports of any size render in two worker processes, whatever the
+    machine's cores; the renderings the jobs handed out, to look at."""
+    from webapp.imports.rendering import Renderer
+
+    handed = []
+    real_submit = Renderer.submit
+
+    def submit(self, planned):
+        handed.append(real_submit(self, planned))
+        return handed[-1]
+
+    monkeypatch.setattr("webapp.imports.rendering.POOL_MIN_BYTES", 0)
+    monkeypatch.setattr("webapp.imports.rendering.workers", lambda: 2)
+    monkeypatch.setattr(Renderer, "submit", submit)
+    yield handed
+    assert multiprocessing.active_children() == []  # every job stopped its workers
+
+
+def without_ids(threads):
+    return [dataclasses.replace(thread, id=None) for thread in threads]
+
+
+def test_replies_rendered_in_worker_processes_are_stored_as_rendered_here(app, user, other_user, render_workers):
+    files = [fixture(name) for name in ALL_FIXTURES]
+    in_workers = run_import(app, user, *files)
+    assert any(rendering.in_worker for rendering in render_workers)
+    render_workers.clear()
+    with pytest.MonkeyPatch.context() as here:
+        here.setattr("webapp.imports.rendering.workers", lambda: 0)
+        in_process = run_import(app, other_user, *files)
+    assert all(not rendering.in_worker for rendering in render_workers)
+    # The same report, errors in the same order, and the same threads.
+    assert {**in_workers, "id": None, "created_at": None, "finished_at": None} == {
+        **in_process,
+        "id": None,
+        "created_at": None,
+        "finished_at": None,
+    }
+    assert in_workers["imported"] > 10 and in_workers["failed"] > 3
+    threads = threads_of(app, user)
+    assert without_ids(threads) == without_ids(threads_of(app, other_user))
+    replies = [message for thread in threads for message in thread.messages if message.role == "assistant"]
+    assert len(replies) > 20
+    for message in replies:
+        assert message.html == (render_markdown(message.content) if message.content else None)
+
+
+@pytest.mark.parametrize("workers", [2, 0], ids=["in workers", "in the job's thread"])
+def test_a_reply_that_cannot_be_rendered_fails_its_thread_alone(app, user, render_workers, monkeypatch, workers):
+    from tests.render_workers import FAILS, render_all_but_one
+    from webapp.imports.jobs import NOT_RENDERED
+
+    monkeypatch.setattr("webapp.imports.rendering.workers", lambda: workers)
+    monkeypatch.setattr("webapp.imports.rendering.render_all", render_all_but_one)
+    source = fixture_json("chatgpt-modern-export.json")
+    source += fixture_json("chatgpt-tree.json")
+    broken = copy.deepcopy(source[-1])
+    broken["id"] = broken["conversation_id"] = "broken-renderer"
+    broken["title"] = "Breaks the renderer"
+    reply = next(
+        node
+        for node in broken["mapping"].values()
+        if (node["message"] or {}).get("author", {}).get("role") == "assistant"
+    )
+    reply["message"]["content"]["parts"] = [FAILS]
+    source.insert(1, broken)
+    job = run_import(app, user, ("conversations.json", json.dumps(source).encode()))
+    assert (job["status"], job["imported"], job["failed"]) == ("done", 3, 2)
+    assert any(rendering.in_worker for rendering in render_workers) == (workers > 0)
+    # In the order of the file, whatever was rendered when.
+    assert [(error["thread"], error["message"]) for error in job["errors"]] == [
+        ("Breaks the renderer", NOT_RENDERED),
+        ("Corrupted entry", 'It has no messages: its "mapping" is missing or empty.'),
+    ]
+    titles = [thread.title for thread in threads_of(app, user)]
+    assert len(titles) == 3 and "Breaks the renderer" not in titles
+
+
+def test_when_a_render_worker_dies_the_job_renders_the_rest_itself(app, user, render_workers, monkeypatch, caplog):
+    from tests.render_workers import die_in_a_worker
+
+    monkeypatch.setattr("webapp.imports.rendering.render_all", die_in_a_worker)
+    job = run_import(app, user, fixture("chatgpt-broken.json"), fixture("openwebui-export.json"))
+    assert (job["status"], job["imported"], job["failed"]) == ("done", 5, 4)
+    assert any(rendering.in_worker for rendering in render_workers)
+    assert "render workers stopped" in caplog.text
+    for thread in threads_of(app, user):
+        for message in thread.messages:
+            if message.role == "assistant" and message.content:
+                assert message.html == render_markdown(message.content)
+
+
+def test_a_job_that_fails_stops_its_render_workers(app, user, render_workers, monkeypatch):
+    def database_gone(*_args):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr("webapp.imports.jobs.store", database_gone)
+    job = run_import(app, user, fixture("openwebui-export.json"))
+    assert job["status"] == "failed" and any(rendering.in_worker for rendering in render_workers)
+    # render_workers checks that no worker process is left.

@@ -11,13 +11,19 @@ language (where parley.js puts its Copy button).
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 import re
+import signal
+import threading
 
 import nh3
+from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
@@ -66,15 +72,26 @@ ALLOWED_ATTRIBUTES = {
 }
 
 
+@functools.lru_cache(maxsize=256)
+def _lexer_class(name: str) -> type[Lexer] | None:
+    """The lexer a fence's language names, or None. Looked up once per name:
+    ``get_lexer_by_name`` walks every lexer's aliases each time."""
+    try:
+        return type(get_lexer_by_name(name))
+    except ClassNotFound:
+        return None
+
+
 def _highlight(code: str, language: str, _attrs: str) -> str:
     """Pygments for fences that name a known language; plain escaped text otherwise."""
     if not language:
         return ""
-    try:
-        lexer = get_lexer_by_name(language.strip().split()[0])
-    except ClassNotFound:
+    lexer = _lexer_class(language.strip().split()[0])
+    if lexer is None:
         return ""
-    return highlight(code, lexer, _formatter)
+    # A new instance each time, as get_lexer_by_name gives: a lexer may keep
+    # state while it runs, and pages render in several threads at once.
+    return highlight(code, lexer(), _formatter)
 
 
 def _image_as_link(self, tokens, idx, options, env) -> str:
@@ -93,6 +110,40 @@ def _fence_with_bar(self, tokens, idx, options, env) -> str:
     return f'<div class="code-block"><div class="code-bar">{label}</div>{block}</div>\n'
 
 
+class _Linkify(LinkifyIt):
+    """linkify-it with the same answers, sooner: its ``pretest``, run on
+    every paragraph, is one regular expression whose first branch (a schema
+    such as ``https:`` after a space or punctuation mark) spells out every
+    Unicode space and punctuation mark, and costs a quarter of a reply's
+    rendering. The same three branches are tried one by one here, that one
+    only once the schema's own letters are found: a text has a match for
+    ``A|B|C`` exactly when it has one for A, for B or for C."""
+
+    _SCHEMA_BEFORE = "(^|(?!_)(?:[><\uff5c]|{}))("  # how linkify-it 2 writes its schema test
+
+    def _compile(self) -> None:
+        super()._compile()
+        before = self._SCHEMA_BEFORE.format(self.re["src_ZPCc"])
+        schema_test, pretest = self.re["schema_test"], self.re["pretest"]
+        split = schema_test.startswith(before) and schema_test.endswith(")")
+        split = split and pretest == f"({schema_test})|({self.re['host_fuzzy_test']})|@"
+        self._split = split
+        if split:
+            # "http:|https:|ftp:|//|mailto:", escaped as linkify-it escapes them
+            self._schema_names = re.compile(schema_test[len(before) : -1], re.IGNORECASE)
+            self._schema_test = re.compile(schema_test, re.IGNORECASE)
+            self._host_fuzzy_test = re.compile(self.re["host_fuzzy_test"], re.IGNORECASE)
+
+    def pretest(self, text: str) -> bool:
+        if not self._split:  # a linkify-it that builds its pretest otherwise: its own
+            return super().pretest(text)
+        return bool(
+            "@" in text
+            or self._host_fuzzy_test.search(text)
+            or (self._schema_names.search(text) and self._schema_test.search(text))
+        )
+
+
 @functools.cache
 def _markdown() -> MarkdownIt:
     md = (
@@ -100,7 +151,11 @@ def _markdown() -> MarkdownIt:
         .enable("table")
         .enable("strikethrough")
         .enable("linkify")
+        # Rules that do nothing with these options (no raw HTML, no
+        # typographer), though each is called for every block or paragraph.
+        .disable(["html_block", "html_inline", "replacements", "smartquotes"])
     )
+    md.linkify = _Linkify()
     md.renderer.rules_default_fence = md.renderer.rules["fence"]
     md.add_render_rule("image", _image_as_link)
     md.add_render_rule("fence", _fence_with_bar)
@@ -112,10 +167,10 @@ def _markdown() -> MarkdownIt:
 _ALIGN_STYLE = re.compile(r' style="text-align:(left|right|center)"')
 
 
-def render_markdown(text: str) -> str:
-    html = _ALIGN_STYLE.sub(r' class="align-\1"', _markdown().render(text))
-    return nh3.clean(
-        html,
+@functools.cache
+def _cleaner() -> nh3.Cleaner:
+    """The sanitiser, built once (``nh3.clean`` builds one per call)."""
+    return nh3.Cleaner(
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
@@ -124,6 +179,34 @@ def render_markdown(text: str) -> str:
         # often): focusable, it can be scrolled with the keyboard too.
         set_tag_attribute_values={"pre": {"tabindex": "0"}},
     )
+
+
+def render_markdown(text: str) -> str:
+    html = _ALIGN_STYLE.sub(r' class="align-\1"', _markdown().render(text))
+    return _cleaner().clean(html)
+
+
+def render_all(texts: list[str]) -> list[str]:
+    """Each of ``texts`` rendered: what an import's render worker does with
+    a thread's replies (``webapp.imports.rendering``)."""
+    return [render_markdown(text) for text in texts]
+
+
+def start_render_worker() -> None:
+    """A render worker's start: Ctrl-C in the server's terminal is for the
+    server, which stops its workers itself; a worker whose server died
+    (killed, say, with no chance to stop them) ends too; the parser is
+    built once, now."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server = multiprocessing.parent_process()
+    if server is not None:
+        threading.Thread(target=_end_with, args=(server,), name="end-with-server", daemon=True).start()
+    render_markdown("")
+
+
+def _end_with(server: multiprocessing.process.BaseProcess) -> None:
+    server.join()  # returns once the server process is gone
+    os._exit(0)
 
 
 def mark_words(text: str, words: list[str]) -> Markup:

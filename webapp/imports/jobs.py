@@ -9,7 +9,10 @@
    (``parley``, ``openwebui``, ``chatgpt``), and imports each conversation
    in a transaction of its own: converted and planned
    (``webapp.imports.threads``), skipped if the account has it already,
-   else stored (``webapp.imports.store``) together with the job's counters.
+   else its replies rendered (``webapp.imports.rendering``: for a large
+   import, in worker processes, a few threads ahead of the one stored) and
+   the thread stored (``webapp.imports.store``) together with the job's
+   counters; in the order of the file.
    A thread that cannot be imported is counted as failed with its reason
    and the next one goes on; a file that cannot be read is reported and the
    next file goes on. The files are deleted when the job ends.
@@ -30,6 +33,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,10 +49,11 @@ from werkzeug.datastructures import FileStorage
 from webapp.database import is_unavailable
 from webapp.errors import InvalidInput, NotFound
 from webapp.extensions import db
-from webapp.imports import chatgpt, openwebui, parley
+from webapp.imports import chatgpt, openwebui, parley, rendering
 from webapp.imports.files import Document, FileError, documents, items
+from webapp.imports.rendering import Renderer, Rendering
 from webapp.imports.store import already_imported, store
-from webapp.imports.threads import ThreadError, clean_name, plan
+from webapp.imports.threads import PlannedThread, ThreadError, clean_name, plan
 from webapp.models import UNTITLED, ImportJob, User, utcnow
 from webapp.serialize import timestamp
 
@@ -71,6 +76,7 @@ INTERRUPTED = (
     "The import stopped when the server running it did. What it imported is kept; import the file again "
     "to finish (what is already here is skipped)."
 )
+NOT_RENDERED = "Its text could not be turned into a page."
 FAILED = (
     "Something went wrong on our side while importing. What was imported is kept; import the file again "
     "to finish (what is already here is skipped)."
@@ -225,18 +231,20 @@ def _import_files(progress: _Progress, folder: Path) -> None:
             pass  # reported when the file is read
     progress.bytes_total = total
     progress.save()
-    for path, name in paths:
-        try:
-            for document in documents(path, name, limit):
-                try:
-                    _import_document(progress, document)
-                except FileError as error:
-                    progress.error(document.name, None, error.message)
-        except FileError as error:
-            progress.error(name, None, error.message)
+    large = total >= rendering.POOL_MIN_BYTES
+    with Renderer(rendering.workers() if large else 0) as renderer:
+        for path, name in paths:
+            try:
+                for document in documents(path, name, limit):
+                    try:
+                        _import_document(progress, document, renderer)
+                    except FileError as error:
+                        progress.error(document.name, None, error.message)
+            except FileError as error:
+                progress.error(name, None, error.message)
 
 
-def _import_document(progress: _Progress, document: Document) -> None:
+def _import_document(progress: _Progress, document: Document, renderer: Renderer) -> None:
     conversations = items(document, progress.read)
     first = next(conversations, None)
     if first is None:
@@ -245,8 +253,20 @@ def _import_document(progress: _Progress, document: Document) -> None:
     if kind is None:
         raise FileError(f"{document.name} {NOT_KNOWN}")
     progress.formats.add(kind.NAME)
-    for item in chain([first], conversations):
-        _import_thread(progress, kind, item, document.name)
+    # Threads read and handed to the renderer, not yet stored: oldest first.
+    waiting: deque[_Thread] = deque()
+    try:
+        for item in chain([first], conversations):
+            waiting.append(_read_thread(progress, renderer, kind, item, document.name))
+            while len(waiting) > renderer.ahead:
+                _import_thread(progress, waiting.popleft())
+    except FileError:
+        # What was read before the file broke off is imported before that is reported.
+        while waiting:
+            _import_thread(progress, waiting.popleft())
+        raise
+    while waiting:
+        _import_thread(progress, waiting.popleft())
 
 
 def detect(item: Any):
@@ -254,24 +274,52 @@ def detect(item: Any):
     return next((kind for kind in FORMATS if kind.matches(item)), None)
 
 
-def _import_thread(progress: _Progress, kind: Any, item: Any, file_name: str) -> None:
-    """One conversation, in a transaction of its own."""
+@dataclass
+class _Thread:
+    """A conversation of the file, read: planned and its replies handed to
+    the renderer, or already known to fail or to be skipped."""
+
+    file_name: str
+    title: str
+    planned: PlannedThread | None = None
+    replies: Rendering | None = None
+    failure: str | None = None
+    skipped: bool = False
+
+
+def _read_thread(progress: _Progress, renderer: Renderer, kind: Any, item: Any, file_name: str) -> _Thread:
     title = _title_of(item) or UNTITLED
     try:
         planned = plan(kind.convert(item))
     except ThreadError as error:
-        progress.thread_failed(file_name, title, error.message)
-        return
+        return _Thread(file_name, title, failure=error.message)
     except Exception:
         # A shape no rule above foresaw: this thread fails, the others go on.
         log.exception("reading a thread of job %s", progress.job_id)
-        progress.thread_failed(file_name, title, f"It could not be read as {kind.NAME} writes conversations.")
+        return _Thread(file_name, title, failure=f"It could not be read as {kind.NAME} writes conversations.")
+    if renderer.parallel and already_imported(progress.user_id, planned):
+        # Not rendered for nothing (asked again when it would be stored).
+        return _Thread(file_name, title, skipped=True)
+    return _Thread(file_name, title, planned, renderer.submit(planned))
+
+
+def _import_thread(progress: _Progress, thread: _Thread) -> None:
+    """One conversation, in a transaction of its own."""
+    file_name, title, planned = thread.file_name, thread.title, thread.planned
+    if thread.failure is not None:
+        progress.thread_failed(file_name, title, thread.failure)
         return
-    if already_imported(progress.user_id, planned):
+    if thread.skipped or already_imported(progress.user_id, planned):
         progress.thread_skipped()
         return
     try:
-        store(progress.user_id, planned)
+        replies_html = thread.replies.result()
+    except Exception:
+        log.exception("rendering a thread of job %s", progress.job_id)
+        progress.thread_failed(file_name, title, NOT_RENDERED)
+        return
+    try:
+        store(progress.user_id, planned, replies_html)
         progress.imported += 1
         progress.messages += len(planned.messages)
         progress.save()

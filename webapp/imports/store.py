@@ -4,8 +4,9 @@ the caller's transaction (which commits it, or rolls all of it back).
 Messages go in with one multi-row INSERT, not one ORM object each: their
 ids are taken first (PostgreSQL: from the column's sequence; SQLite: above
 the largest, under the write lock the conversation's INSERT took), so that
-each row can name its parent as it is inserted. A reply's text is rendered
-once, here, as ``append_message`` renders it; the full-text index takes
+each row can name its parent as it is inserted. A reply's HTML is stored
+with it, as ``append_message`` stores it: rendered once, by the job's
+renderer (``webapp.imports.rendering``), or here; the full-text index takes
 every row by itself (``webapp.search_index``).
 """
 
@@ -16,9 +17,10 @@ import uuid
 from sqlalchemy import exists, func, insert, or_, select, text
 
 from webapp.extensions import db
+from webapp.imports.rendering import replies_of
 from webapp.imports.threads import PlannedThread
 from webapp.models import Conversation, Message
-from webapp.rendering import render_markdown
+from webapp.rendering import render_all
 
 
 def already_imported(user_id: int, planned: PlannedThread) -> bool:
@@ -34,8 +36,16 @@ def already_imported(user_id: int, planned: PlannedThread) -> bool:
     return bool(db.session.scalar(select(exists().where(Conversation.user_id == user_id, or_(*found)))))
 
 
-def store(user_id: int, planned: PlannedThread) -> uuid.UUID:
-    """Add the thread to the account (flushes; the caller commits)."""
+def store(user_id: int, planned: PlannedThread, replies_html: list[str] | None = None) -> uuid.UUID:
+    """Add the thread to the account (flushes; the caller commits).
+    ``replies_html``: the HTML of ``replies_of(planned)``, in order, if it
+    was rendered already; else each reply is rendered here."""
+    texts = replies_of(planned)
+    if replies_html is None:
+        replies_html = render_all(texts)
+    if len(replies_html) != len(texts):
+        raise ValueError(f"{len(replies_html)} replies' HTML for {len(texts)} replies")
+    html = iter(replies_html)
     conversation_id = uuid.uuid4()
     db.session.execute(
         insert(Conversation.__table__).values(
@@ -63,7 +73,7 @@ def store(user_id: int, planned: PlannedThread) -> uuid.UUID:
             "parent_id": ids[message.parent] if message.parent is not None else None,
             "role": message.role,
             "content": message.content,
-            "html": render_markdown(message.content) if message.role == "assistant" and message.content else None,
+            "html": next(html) if message.role == "assistant" and message.content else None,
             "tool_calls": message.tool_calls,
             "status": message.status,
             "error": message.error,
