@@ -570,3 +570,14 @@ def test_a_job_that_fails_stops_its_render_workers(app, user, render_workers, mo
     job = run_import(app, user, fixture("openwebui-export.json"))
     assert job["status"] == "failed" and any(rendering.in_worker for rendering in render_workers)
     # render_workers checks that no worker process is left.
+
+
+@pytest.mark.parametrize("workers", [2, 0], ids=["in workers", "in the job's thread"])
+def test_a_thread_twice_in_one_file_is_imported_once(app, user, render_workers, monkeypatch, workers):
+    # In workers, the second copy is read (and its replies rendered) before the first is stored.
+    monkeypatch.setattr("webapp.imports.rendering.workers", lambda: workers)
+    tree = fixture_json("chatgpt-tree.json")
+    job = run_import(app, user, ("conversations.json", json.dumps(tree + tree).encode()))
+    assert (job["status"], job["imported"], job["skipped"], job["failed"]) == ("done", 1, 1, 0)
+    assert any(rendering.in_worker for rendering in render_workers) == (workers > 0)
+    assert len(threads_of(app, user)) == 1

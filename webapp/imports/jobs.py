@@ -285,6 +285,7 @@ class _Thread:
     replies: Rendering | None = None
     failure: str | None = None
     skipped: bool = False
+    new: bool = False  # not in the account when it was read (else: asked when it is stored)
 
 
 def _read_thread(progress: _Progress, renderer: Renderer, kind: Any, item: Any, file_name: str) -> _Thread:
@@ -297,10 +298,15 @@ def _read_thread(progress: _Progress, renderer: Renderer, kind: Any, item: Any, 
         # A shape no rule above foresaw: this thread fails, the others go on.
         log.exception("reading a thread of job %s", progress.job_id)
         return _Thread(file_name, title, failure=f"It could not be read as {kind.NAME} writes conversations.")
-    if renderer.parallel and already_imported(progress.user_id, planned):
-        # Not rendered for nothing (asked again when it would be stored).
-        return _Thread(file_name, title, skipped=True)
-    return _Thread(file_name, title, planned, renderer.submit(planned))
+    new = False
+    if renderer.parallel:
+        # Asked now, not to render for nothing. The same source read again
+        # before this one is stored is still skipped: the unique source id
+        # refuses it (``IntegrityError`` below).
+        if already_imported(progress.user_id, planned):
+            return _Thread(file_name, title, skipped=True)
+        new = True
+    return _Thread(file_name, title, planned, renderer.submit(planned), new=new)
 
 
 def _import_thread(progress: _Progress, thread: _Thread) -> None:
@@ -309,7 +315,7 @@ def _import_thread(progress: _Progress, thread: _Thread) -> None:
     if thread.failure is not None:
         progress.thread_failed(file_name, title, thread.failure)
         return
-    if thread.skipped or already_imported(progress.user_id, planned):
+    if thread.skipped or (not thread.new and already_imported(progress.user_id, planned)):
         progress.thread_skipped()
         return
     try:
@@ -325,7 +331,8 @@ def _import_thread(progress: _Progress, thread: _Thread) -> None:
         progress.save()
         db.session.commit()
     except IntegrityError:
-        # The same thread, imported meanwhile by another import of it.
+        # The same thread, imported meanwhile by another import of it (or
+        # by this one, read twice).
         db.session.rollback()
         progress.thread_skipped()
     except SQLAlchemyError as error:
