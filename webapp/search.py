@@ -39,7 +39,6 @@ from sqlalchemy import (
     select,
     table,
     text,
-    tuple_,
     union,
     union_all,
 )
@@ -49,7 +48,7 @@ from webapp.conversations import activity_cursor, by_recent_activity, in_place
 from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
-from webapp.pagination import Page
+from webapp.pagination import Page, encode_activity_cursor
 from webapp.search_index import TS_CONFIG, WORDS_COLUMN, words_expression
 from webapp.text import WORD, word_matches
 
@@ -217,11 +216,15 @@ class ThreadHit:
     messages: list[MessageHit] = field(default_factory=list)
 
 
-#: The most recently active threads a search asks one by one first (see
-#: ``search``): enough to fill a page of a word that most threads hold, few
-#: enough that a rare word, which all of them are asked about in vain, costs
-#: about a millisecond (100 messages a thread).
+#: A search asks the threads of most recent activity one by one, ``WINDOW``
+#: at a time (see ``search``): enough to fill a page of a word that most
+#: threads hold, few enough that a rare word, which all of them are asked
+#: about in vain, costs about a millisecond (100 messages a thread). It asks
+#: the next ``WINDOW`` while the last held ``DENSE`` hits or more, up to
+#: ``WINDOWS`` of them, before the index lists the rest.
 WINDOW = 50
+DENSE = 5
+WINDOWS = 4
 
 
 def search(user: User, query: Query | str, cursor: str | None = None, limit: int = RESULTS) -> Page[ThreadHit]:
@@ -235,7 +238,8 @@ def search(user: User, query: Query | str, cursor: str | None = None, limit: int
       are asked one by one, each through its own messages, whether they
       hold a match: a common word fills the page there, whatever the size of
       the account (listing its matches would cost as many rows as it has);
-    - if the window does not fill the page (a rarer word), the index lists
+      the next ``WINDOW`` too while they find enough (``DENSE``);
+    - when the windows do not fill the page (a rarer word), the index lists
       the matches in the older threads: few, exactly when this step is needed.
 
     Snippets are then looked up thread by thread, the newest matches first.
@@ -254,20 +258,27 @@ def search(user: User, query: Query | str, cursor: str | None = None, limit: int
         # combine it with a thread's messages) where a thread's hundred
         # messages were cheaper to check. Until the transaction ends.
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    window = _recent_window(user, cursor)
-    found = list(db.session.scalars(_in_window(window, query).limit(limit + 1)))
-    if len(found) <= limit:
+    found: list[Conversation] = []
+    after, windows = cursor, 0
+    while len(found) <= limit:
+        window = _recent_window(user, after)
+        hits = list(db.session.scalars(_in_window(window, query).limit(limit + 1 - len(found))))
+        found += hits
+        windows += 1
         last = db.session.execute(
             select(window.c.updated_at, window.c.id)
             .order_by(window.c.updated_at.desc(), window.c.id.desc())
             .offset(WINDOW - 1)
             .limit(1)
         ).first()
-        if last is not None:  # a full window: older threads remain
-            older = matching_threads(user, query).where(
-                tuple_(Conversation.updated_at, Conversation.id) < tuple_(last.updated_at, last.id)
-            )
-            found += db.session.scalars(by_recent_activity(older, None).limit(limit + 1 - len(found)))
+        if len(found) > limit or last is None:  # the page is full; or no thread is older
+            break
+        after = encode_activity_cursor(last.updated_at, last.id)
+        if len(hits) < DENSE or windows == WINDOWS:
+            # Sparse: the index lists the matches in the older threads.
+            older = by_recent_activity(matching_threads(user, query), after)
+            found += db.session.scalars(older.limit(limit + 1 - len(found)))
+            break
     page = Page(found[:limit], activity_cursor(found[limit - 1]) if len(found) > limit else None)
     if not page.items:
         return page
