@@ -231,7 +231,7 @@ def search(user: User, query: Query | str, cursor: str | None = None, limit: int
     """The user's threads matching ``query``, newest activity first, one
     page from ``cursor`` on. An empty query finds nothing.
 
-    A page is found in two steps, so that it costs what the page costs, not
+    A page is found in two steps, so that it costs what the page holds, not
     what the account holds:
 
     - the ``WINDOW`` threads of most recent activity (from the cursor on)
@@ -243,10 +243,10 @@ def search(user: User, query: Query | str, cursor: str | None = None, limit: int
       the matches in the older threads: few, exactly when this step is needed.
 
     Snippets are then looked up thread by thread, the newest matches first.
-    What costs more than a page: a word that many messages of other threads
-    (or accounts) hold but that the window's threads hold less than a page
-    of, whose matches the index then lists; and on SQLite a word of more
-    than six letters as the start of others (``search_index``).
+    What still costs more than a page: a word that the recent threads hold
+    too seldom to fill it but the index holds often (older threads, other
+    accounts), whose matches the index then lists; and on SQLite, a word of
+    more than six letters (``search_index``).
     """
     if isinstance(query, str):
         query = parse_query(query)
@@ -265,13 +265,15 @@ def search(user: User, query: Query | str, cursor: str | None = None, limit: int
         hits = list(db.session.scalars(_in_window(window, query).limit(limit + 1 - len(found))))
         found += hits
         windows += 1
+        if len(found) > limit:
+            break
         last = db.session.execute(
             select(window.c.updated_at, window.c.id)
             .order_by(window.c.updated_at.desc(), window.c.id.desc())
             .offset(WINDOW - 1)
             .limit(1)
         ).first()
-        if len(found) > limit or last is None:  # the page is full; or no thread is older
+        if last is None:  # a window short of its size: no thread is older
             break
         after = encode_activity_cursor(last.updated_at, last.id)
         if len(hits) < DENSE or windows == WINDOWS:
