@@ -581,3 +581,25 @@ def test_a_thread_twice_in_one_file_is_imported_once(app, user, render_workers, 
     assert (job["status"], job["imported"], job["skipped"], job["failed"]) == ("done", 1, 1, 0)
     assert any(rendering.in_worker for rendering in render_workers) == (workers > 0)
     assert len(threads_of(app, user)) == 1
+
+
+def test_when_render_workers_cannot_start_the_job_renders_itself(app, user, render_workers, monkeypatch, caplog):
+    class NoProcesses:
+        def __init__(self, *_args, **_kwargs):
+            pass
+
+        def submit(self, *_args):
+            raise OSError(11, "Resource temporarily unavailable")  # as fork() says when out of processes
+
+        def shutdown(self, **_kwargs):
+            pass
+
+    monkeypatch.setattr("webapp.imports.rendering.ProcessPoolExecutor", NoProcesses)
+    job = run_import(app, user, fixture("openwebui-export.json"))
+    assert (job["status"], job["imported"], job["failed"]) == ("done", 3, 0)
+    assert not any(rendering.in_worker for rendering in render_workers)
+    assert "render workers could not start" in caplog.text
+    for thread in threads_of(app, user):
+        for message in thread.messages:
+            if message.role == "assistant" and message.content:
+                assert message.html == render_markdown(message.content)

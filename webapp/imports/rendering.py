@@ -14,9 +14,12 @@ the transaction of each thread and the report are the same either way.
 The pool belongs to the job: started with its first large file, shut down
 when the job ends, whatever ends it (``with Renderer(...)``). Its workers
 are started afresh (``spawn``, never a fork of this threaded process) and
-import ``webapp.rendering`` alone, not the app or its database. If the pool
-cannot start, or breaks (a worker killed), the job renders in this process
-from then on; a reply whose rendering fails makes its thread fail, alone.
+import ``webapp.rendering`` alone, not the app or its database (and, as
+``spawn`` does, the server's main module, which gunicorn and flask guard
+with ``if __name__ == "__main__"``); a worker whose server dies ends too. If
+the pool cannot start, or breaks (a worker killed), the job renders in this
+process from then on; a reply whose rendering fails makes its thread fail,
+alone.
 """
 
 from __future__ import annotations
