@@ -11,7 +11,7 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then ``config`` (tests) on top."""
-    from webapp import chores, cli, error_pages, fragments, health, models, replies, security, templating  # noqa: F401  (models: the tables)
+    from webapp import assets, chores, cli, error_pages, fragments, health, models, replies, security, templating  # noqa: F401  (models: the tables)
     from webapp.admin import bp as admin_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_inputs(app)  # before the blueprints: their routes use its converters
     error_pages.init_app(app)
     templating.init_app(app)
+    assets.init_app(app)
     fragments.init_app(app)
     replies.init_app(app)
     chores.init_app(app)

@@ -11,6 +11,9 @@ messages), then
 - gives each page's server CPU as a multiple of a bare Flask app serving
   the same number of bytes, on an account of 60 and one of 100,000 threads
   (``page_cost.py``; on ``--db``);
+- opens a thread of 1,000 messages in Chromium: time to its newest message
+  on screen, cold and warm, and the bytes of the first visit
+  (``browser_page.py``; needs /usr/bin/chromium);
 
 then, each on databases of its own,
 
@@ -37,7 +40,7 @@ then, each on databases of its own,
 and prints a Markdown table of each.
 
     python tests/bench/run.py                   # SQLite, in a temporary directory
-    python tests/bench/run.py --only data       # ... only the data layer (or: http, cost, streams, admin, api, instances, search, organising)
+    python tests/bench/run.py --only data       # ... only the data layer (or: http, cost, browser, streams, admin, api, instances, search, organising)
     python tests/bench/run.py --explain         # ... and the query plans
     python tests/bench/run.py --update-readme   # ... and the tables into README.md
     BENCH_DATABASE_URL=postgresql://... python tests/bench/run.py --db postgres
@@ -66,10 +69,11 @@ from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
 from tests.conftest import USER_SETTINGS  # noqa: E402
 
-BENCHMARKS = ("data", "http", "cost", "streams", "admin", "api", "instances", "search", "organising", "imports")
+BENCHMARKS = ("data", "http", "cost", "browser", "streams", "admin", "api", "instances", "search", "organising", "imports")
 MODULES = {
     "data": "data_layer",
     "cost": "page_cost",
+    "browser": "browser_page",
     "organising": "organising",
     "admin": "admin_table",
     "streams": "streams",
@@ -155,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
                 results = page_cost.run(kind)
             report("cost", page_cost.render(results), neighbours)
             errors += page_cost.failed(results)
+        if "browser" in wanted:
+            browser_page = benchmark("browser")
+            with Neighbours() as neighbours:
+                results = browser_page.run(kind)
+            report("browser", browser_page.render(results), neighbours)
         if "admin" in wanted:
             with Neighbours() as neighbours:
                 results = admin_table.run(kind)
