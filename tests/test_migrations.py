@@ -143,3 +143,48 @@ def test_the_tree_migration_makes_every_existing_thread_one_branch(make_app):
         migrated = db.session.get(Conversation, thread)
         assert [m.content for m in list_messages(migrated).items] == ["m1", "m2", "m3"]
         assert db.session.get(Conversation, empty).current_message_id is None
+
+
+def test_existing_share_links_learn_their_owner_and_keep_their_snapshot(make_app):
+    import uuid
+
+    from sqlalchemy import text
+
+    from webapp import shares
+    from webapp.models import User
+
+    app = make_app()
+    with app.app_context():
+        upgrade(revision="0012")
+        thread = uuid.uuid4()
+        key = thread if db.engine.dialect.name == "postgresql" else thread.hex
+        with db.engine.begin() as connection:
+            for statement, values in [
+                (
+                    "INSERT INTO users (id, username, username_key, password_hash, role, active, session_token,"
+                    " created_at) VALUES (7, 'alice', 'alice', 'x', 'user', true, 't', CURRENT_TIMESTAMP)",
+                    {},
+                ),
+                (
+                    "INSERT INTO conversations (id, user_id, message_count, pinned, archived, created_at, updated_at)"
+                    " VALUES (:id, 7, 0, false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                    {"id": key},
+                ),
+                (
+                    "INSERT INTO shares (id, conversation_id, token, token_hash, title, message_count, created_at,"
+                    " updated_at) VALUES (3, :id, 'tok', 'hash', 'Plans', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                    {"id": key},
+                ),
+                (
+                    "INSERT INTO shared_messages (share_id, position, role, content, status, created_at)"
+                    " VALUES (3, 1, 'user', 'hello', 'complete', CURRENT_TIMESTAMP)",
+                    {},
+                ),
+            ]:
+                connection.execute(text(statement), values)
+        upgrade()
+        assert [share.id for share in shares.list_shares(db.session.get(User, 7))] == [3]
+        db.session.remove()  # its transaction would hold the table the downgrade alters
+        downgrade(revision="0012")
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT content FROM shared_messages")).scalars().all() == ["hello"]

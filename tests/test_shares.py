@@ -10,6 +10,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from tests.factories import add_thread, add_user
+from tests.plans import query_plan
 from webapp import shares
 from webapp.administration import set_active
 from webapp.branches import list_messages
@@ -148,6 +149,17 @@ def test_the_owners_list_has_only_their_links(ctx, user, other_user):
     assert [share.id for share in shares.list_shares(user)] == [mine.id]
     with pytest.raises(NotFound):
         shares.revoke_share_of(user, shares.list_shares(other_user)[0].id)
+
+
+def test_the_owners_list_reads_their_links_by_their_own_index(ctx, user):
+    # Not through the account's threads: the settings page would cost what
+    # the account holds.
+    for i in range(3):
+        shares.share_thread(add_thread(user, f"t{i}"))
+    db.session.commit()
+    plan = query_plan(lambda: shares.list_shares(user))
+    assert "ix_shares_user_recent" in plan, plan
+    assert "ix_conversations_user" not in plan, plan
 
 
 def test_a_fork_is_a_thread_of_the_visitor_holding_the_snapshot(ctx, user, other_user):

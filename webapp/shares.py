@@ -79,7 +79,13 @@ def share_thread(conversation: Conversation) -> Share:
     now = utcnow()
     if share is None:
         token = new_token()
-        share = Share(conversation_id=conversation.id, token=token, token_hash=hash_token(token), created_at=now)
+        share = Share(
+            conversation_id=conversation.id,
+            user_id=conversation.user_id,
+            token=token,
+            token_hash=hash_token(token),
+            created_at=now,
+        )
         db.session.add(share)
         db.session.flush()
     else:
@@ -125,7 +131,7 @@ def list_shares(user: User) -> list[Share]:
     query = (
         select(Share)
         .join(Conversation, Share.conversation_id == Conversation.id)
-        .where(Conversation.user_id == user.id, Conversation.deleted_at.is_(None))
+        .where(Share.user_id == user.id, Conversation.deleted_at.is_(None))
         .options(contains_eager(Share.conversation))
         .order_by(Share.created_at.desc(), Share.id.desc())
     )
