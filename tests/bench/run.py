@@ -69,7 +69,19 @@ from tests.bench.report import README, Neighbours, replace_section  # noqa: E402
 from tests.bench.seed import bench_app, seed  # noqa: E402
 from tests.conftest import USER_SETTINGS  # noqa: E402
 
-BENCHMARKS = ("data", "http", "cost", "browser", "streams", "admin", "api", "instances", "search", "organising", "imports")
+BENCHMARKS = (
+    "data",
+    "http",
+    "cost",
+    "browser",
+    "streams",
+    "admin",
+    "api",
+    "instances",
+    "search",
+    "organising",
+    "imports",
+)
 MODULES = {
     "data": "data_layer",
     "cost": "page_cost",
