@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
 
 from flask import Flask, current_app, g, request
@@ -79,80 +79,90 @@ def _page_key() -> tuple:
     return g.fragment_key
 
 
-def _kept(key: Hashable, render: Callable[[], str], *, token: bool = False) -> Markup:
-    """The fragment kept under ``key``, rendered (and kept) first if need be;
-    ``token``: it holds the reader's CSRF token."""
+def _kept(key: Hashable, render: Callable[[], str], token: str | None = None) -> str:
+    """The fragment kept under ``key``, rendered (and kept) first if need be.
+    ``token``: the reader's CSRF token, which it holds as ``_TOKEN``."""
     fragments: Fragments = current_app.extensions["parley_fragments"]
     found = fragments.get(key)
     if found is None:
         found = str(render())
         if token:
-            found = found.replace(_csrf_token(), _TOKEN)
+            found = found.replace(token, _TOKEN)
         fragments.put(key, found)
-    return Markup(found.replace(_TOKEN, _csrf_token()) if token else found)
-
-
-def _csrf_token() -> str:
-    if "fragment_token" not in g:
-        g.fragment_token = generate_csrf()
-    return g.fragment_token
+    return found
 
 
 def _macro(template: str, name: str) -> Callable:
     return getattr(current_app.jinja_env.get_template(template).module, name)
 
 
-def message_fragment(
-    message: Message,
+def message_fragments(
+    messages: Iterable[Message],
     conversation: Conversation | None = None,
     versions: dict[int, Versions] | None = None,
     marked: int | None = None,
     editing: dict | None = None,
 ) -> Markup:
-    """``message_article`` of a message on its owner's page, kept once it is final."""
+    """``message_article`` of each of a page's messages, on their owner's
+    page; each kept once it is final."""
+    page, token, versions = _page_key(), generate_csrf(), versions or {}
+    parts = []
+    for message in messages:
 
-    def render() -> str:
-        article = _macro("_macros/message.html", "message_article")
-        return article(message, conversation, versions=versions, marked=marked, editing=editing)
+        def render(message: Message = message) -> str:
+            article = _macro("_macros/message.html", "message_article")
+            return article(message, conversation, versions=versions, marked=marked, editing=editing)
 
-    if message.status not in _CACHED_STATUSES or message.id == marked or (editing and editing.get("id") == message.id):
-        return Markup(render())
-    key = (
-        "message",
-        _page_key(),
-        message.id,
-        message.conversation_id,
-        message.created_at,
-        message.status,
-        message.parent_id,
-        message.role,
-        len(message.content or ""),
-        message.html is None,
-        (versions or {}).get(message.id),
-    )
-    return _kept(key, render, token=True)
+        if (
+            message.status not in _CACHED_STATUSES
+            or message.id == marked
+            or (editing and editing.get("id") == message.id)
+        ):
+            parts.append(str(render()))
+            continue
+        key = (
+            "message",
+            page,
+            message.id,
+            message.conversation_id,
+            message.created_at,
+            message.status,
+            message.parent_id,
+            message.role,
+            len(message.content or ""),
+            message.html is None,
+            versions.get(message.id),
+        )
+        parts.append(_kept(key, render, token))
+    return Markup("".join(parts).replace(_TOKEN, token))
 
 
-def thread_item_fragment(thread: Conversation, current_id: uuid.UUID | None, selecting: bool) -> Markup:
-    """One thread of the sidebar (``thread_item``), kept while it shows the same."""
+def thread_item_fragments(threads: Iterable[Conversation], current_id: uuid.UUID | None, selecting: bool) -> Markup:
+    """``thread_item`` of each of the sidebar's threads, each kept while it
+    shows the same."""
+    page, selecting = _page_key(), bool(selecting)
+    parts = []
+    for thread in threads:
 
-    def render() -> str:
-        return _macro("_macros/thread.html", "thread_item")(thread, current_id, selecting)
+        def render(thread: Conversation = thread) -> str:
+            return _macro("_macros/thread.html", "thread_item")(thread, current_id, selecting)
 
-    key = (
-        "thread",
-        _page_key(),
-        thread.id,
-        thread.display_title,
-        thread.updated_at,
-        activity_time(thread.updated_at),
-        thread.id == current_id,
-        bool(selecting),
-    )
-    return _kept(key, render)
+        when = thread.updated_at
+        key = (
+            "thread",
+            page,
+            thread.id,
+            thread.display_title,
+            when,
+            activity_time(when),
+            thread.id == current_id,
+            selecting,
+        )
+        parts.append(_kept(key, render))
+    return Markup("\n".join(parts))
 
 
 def init_app(app: Flask) -> None:
     app.extensions["parley_fragments"] = Fragments(SIZE)
-    app.add_template_global(message_fragment)
-    app.add_template_global(thread_item_fragment)
+    app.add_template_global(message_fragments)
+    app.add_template_global(thread_item_fragments)
