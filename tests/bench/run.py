@@ -36,11 +36,15 @@ then, each on databases of its own,
   held by one instance, takeover after kill -9 of the writer's
   (``instances.py``; needs ``BENCH_DATABASE_URL`` and Redis on
   127.0.0.1:6379, skipped without them);
+- serves Parley and Open WebUI side by side on the same data: the chat
+  list, a chat of 1,000 messages, appending a message (``openwebui.py``;
+  needs ``OPENWEBUI_VENV``, a virtualenv with open-webui installed, and is
+  skipped without it);
 
 and prints a Markdown table of each.
 
     python tests/bench/run.py                   # SQLite, in a temporary directory
-    python tests/bench/run.py --only data       # ... only the data layer (or: http, cost, browser, streams, admin, api, instances, search, organising)
+    python tests/bench/run.py --only data       # ... only the data layer (or: http, cost, browser, streams, admin, api, instances, search, organising, openwebui)
     python tests/bench/run.py --explain         # ... and the query plans
     python tests/bench/run.py --update-readme   # ... and the tables into README.md
     BENCH_DATABASE_URL=postgresql://... python tests/bench/run.py --db postgres
@@ -81,6 +85,7 @@ BENCHMARKS = (
     "search",
     "organising",
     "imports",
+    "openwebui",
 )
 MODULES = {
     "data": "data_layer",
@@ -93,6 +98,7 @@ MODULES = {
     "instances": "instances",
     "search": "search",
     "imports": "imports",
+    "openwebui": "openwebui",
 }
 
 
@@ -220,6 +226,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             report("instances", instances.render(results), neighbours)
             errors += instances.failed(results)
+    if "openwebui" in wanted:
+        openwebui = benchmark("openwebui")
+        try:
+            with Neighbours() as neighbours:
+                results = openwebui.run()
+        except openwebui.Unavailable as missing:
+            # README.md keeps the table of the last run that had it.
+            print(f"[openwebui] skipped: {missing}", file=sys.stderr)
+        else:
+            report("openwebui", openwebui.render(results), neighbours)
+            errors += openwebui.failed(results)
     print(f"make bench took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if errors:
         print(f"{errors} responses or streams were wrong: the figures above do not count.", file=sys.stderr)
