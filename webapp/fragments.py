@@ -27,7 +27,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, request
 from flask_wtf.csrf import generate_csrf
@@ -140,24 +140,16 @@ def message_fragments(
 def thread_item_fragments(threads: Iterable[Conversation], current_id: uuid.UUID | None, selecting: bool) -> Markup:
     """``thread_item`` of each of the sidebar's threads, each kept while it
     shows the same."""
-    page, selecting = _page_key(), bool(selecting)
+    page, selecting, now = _page_key(), bool(selecting), datetime.now(UTC)
     parts = []
     for thread in threads:
-
-        def render(thread: Conversation = thread) -> str:
-            return _macro("_macros/thread.html", "thread_item")(thread, current_id, selecting)
-
         when = thread.updated_at
-        key = (
-            "thread",
-            page,
-            thread.id,
-            thread.display_title,
-            when,
-            activity_time(when),
-            thread.id == current_id,
-            selecting,
-        )
+        active = activity_time(when, now)  # shown as the key says, even as the minute turns
+
+        def render(thread: Conversation = thread, active: str = active) -> str:
+            return _macro("_macros/thread.html", "thread_item")(thread, current_id, selecting, active)
+
+        key = ("thread", page, thread.id, thread.display_title, when, active, thread.id == current_id, selecting)
         parts.append(_kept(key, render))
     return Markup("\n".join(parts))
 
