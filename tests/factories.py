@@ -10,7 +10,10 @@ these in a short context of their own and commit.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+
+from sqlalchemy import Connection, text
 
 from webapp.accounts import hash_password
 from webapp.conversations import append_message, create_conversation
@@ -77,3 +80,24 @@ class AuthActions:
 
     def logout(self):
         return self.client.post("/logout")
+
+
+# --- rows as an older schema had them ---------------------------------------------------------
+# A migration test writes below the models, which may be newer than the
+# schema it starts from: a raw row, with only the columns every schema has.
+
+
+def insert_old_user(connection: Connection, user_id: int = 1, username: str = "alice") -> None:
+    """An account's row, as every schema since the first has it."""
+    connection.execute(
+        text(
+            "INSERT INTO users (id, username, username_key, password_hash, role, active, session_token, created_at)"
+            " VALUES (:id, :name, :name, 'x', 'user', true, 't', CURRENT_TIMESTAMP)"
+        ),
+        {"id": user_id, "name": username},
+    )
+
+
+def raw_uuid(connection: Connection, value: uuid.UUID) -> uuid.UUID | str:
+    """A UUID as a raw statement passes it: PostgreSQL's uuid, SQLite's 32 hex digits."""
+    return value if connection.dialect.name == "postgresql" else value.hex

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,24 @@ def run_import(app, user: User, *files: tuple[str, bytes]) -> dict:
         run(job_id)
     with app.app_context():
         return job_json(db.session.get(ImportJob, job_id))
+
+
+def running_import(app, user: User, *, bytes_done: int, imported: int) -> uuid.UUID:
+    """A job of ``user``'s that is ``bytes_done`` of 1,000 bytes into its file
+    (committed); its id."""
+    with app.app_context():
+        job = ImportJob(
+            user_id=user.id,
+            status="running",
+            files=[{"name": "conversations.json", "size": 1000}],
+            bytes_total=1000,
+            bytes_done=bytes_done,
+            imported=imported,
+            errors=[],
+        )
+        db.session.add(job)
+        db.session.commit()
+        return job.id
 
 
 def when(seconds: float) -> datetime:

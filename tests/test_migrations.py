@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
+from tests.factories import insert_old_user, raw_uuid
 from webapp.database import render_migration_item
 from webapp.extensions import db
 from webapp.search_index import include_object
@@ -106,12 +107,7 @@ def test_the_tree_migration_makes_every_existing_thread_one_branch(make_app):
         upgrade(revision="0005")
         thread, empty = uuid.uuid4(), uuid.uuid4()
         with db.engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO users (id, username, username_key, password_hash, role, active, session_token,"
-                    " created_at) VALUES (1, 'alice', 'alice', 'x', 'user', true, 't', CURRENT_TIMESTAMP)"
-                )
-            )
+            insert_old_user(connection)
             for conversation_id, count in ((thread, 3), (empty, 0)):
                 connection.execute(
                     text(
@@ -119,7 +115,7 @@ def test_the_tree_migration_makes_every_existing_thread_one_branch(make_app):
                         " VALUES (:id, 1, :count, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                     ),
                     {
-                        "id": conversation_id if db.engine.dialect.name == "postgresql" else conversation_id.hex,
+                        "id": raw_uuid(connection, conversation_id),
                         "count": count,
                     },
                 )
@@ -130,7 +126,7 @@ def test_the_tree_migration_makes_every_existing_thread_one_branch(make_app):
                         " VALUES (:thread, :position, :role, :content, 'complete', CURRENT_TIMESTAMP)"
                     ),
                     {
-                        "thread": thread if db.engine.dialect.name == "postgresql" else thread.hex,
+                        "thread": raw_uuid(connection, thread),
                         "position": position,
                         "role": "user" if position % 2 else "assistant",
                         "content": f"m{position}",
@@ -157,14 +153,10 @@ def test_existing_share_links_learn_their_owner_and_keep_their_snapshot(make_app
     with app.app_context():
         upgrade(revision="0012")
         thread = uuid.uuid4()
-        key = thread if db.engine.dialect.name == "postgresql" else thread.hex
         with db.engine.begin() as connection:
+            insert_old_user(connection, 7)
+            key = raw_uuid(connection, thread)
             for statement, values in [
-                (
-                    "INSERT INTO users (id, username, username_key, password_hash, role, active, session_token,"
-                    " created_at) VALUES (7, 'alice', 'alice', 'x', 'user', true, 't', CURRENT_TIMESTAMP)",
-                    {},
-                ),
                 (
                     "INSERT INTO conversations (id, user_id, message_count, pinned, archived, created_at, updated_at)"
                     " VALUES (:id, 7, 0, false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text, update
 
-from tests.factories import HTMX, add_thread, add_user
+from tests.factories import HTMX, add_thread, add_user, insert_old_user, raw_uuid
 from tests.html import parse
 from webapp import branches, replies
 from webapp import search as search_module
@@ -500,14 +500,9 @@ def test_the_migration_indexes_what_was_there(make_app):
         upgrade(revision="0006")
         # Written as the schema of then stood, not as the models now are.
         thread = uuid.uuid4()
-        key = thread if db.engine.dialect.name == "postgresql" else thread.hex
         with db.engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO users (id, username, username_key, password_hash, role, active, session_token,"
-                    " created_at) VALUES (1, 'alice', 'alice', 'x', 'user', true, 't', CURRENT_TIMESTAMP)"
-                )
-            )
+            insert_old_user(connection)
+            key = raw_uuid(connection, thread)
             connection.execute(
                 text(
                     "INSERT INTO conversations (id, user_id, title, message_count, created_at, updated_at)"

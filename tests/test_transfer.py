@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tests.api.conftest import bearer, make_token
 from tests.factories import HTMX, add_thread, sign_in
 from tests.html import parse
-from tests.imports import fixture, threads_of
+from tests.imports import fixture, running_import, threads_of
 from webapp.branches import edit_message, regenerate
 from webapp.conversations import append_message, get_conversation, set_thread_settings
 from webapp.extensions import db
@@ -225,19 +225,7 @@ def test_the_import_page_takes_a_file_and_follows_the_job_to_its_report(app, cli
 
 
 def test_a_running_job_polls_and_shows_its_progress(app, client, signed_in):
-    with app.app_context():
-        job = ImportJob(
-            user_id=signed_in.id,
-            status="running",
-            files=[{"name": "conversations.json", "size": 1000}],
-            bytes_total=1000,
-            bytes_done=420,
-            imported=7,
-            errors=[],
-        )
-        db.session.add(job)
-        db.session.commit()
-        job_id = job.id
+    job_id = running_import(app, signed_in, bytes_done=420, imported=7)
     page = parse(client.get(f"/import/{job_id}").text)
     section = page.one("region", "Importing…")
     assert section["hx-get"] == f"/import/{job_id}" and section["hx-trigger"] == "every 1s"

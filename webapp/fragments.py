@@ -65,10 +65,6 @@ class Fragments:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 def _page_key() -> tuple:
     """What every fragment of this request shares: the URL prefix, the time
@@ -98,7 +94,6 @@ def _macro(template: str, name: str) -> Callable:
 
 def message_fragments(
     messages: Iterable[Message],
-    conversation: Conversation | None = None,
     versions: dict[int, Versions] | None = None,
     marked: int | None = None,
     editing: dict | None = None,
@@ -111,7 +106,7 @@ def message_fragments(
 
         def render(message: Message = message) -> str:
             article = _macro("_macros/message.html", "message_article")
-            return article(message, conversation, versions=versions, marked=marked, editing=editing)
+            return article(message, versions=versions, marked=marked, editing=editing)
 
         if (
             message.status not in _CACHED_STATUSES

@@ -284,3 +284,7 @@ def verdict(results: Results) -> str:
         f" p95 under {GOAL_MS:g} ms — {met(missed('p95_ms'))}; flat (large/small under {RATIO_GOAL})"
         f" — {met(steep)}. Errors: {sum(results.errors.values())}."
     )
+
+
+def failed(results: Results) -> int:
+    return sum(results.errors.values())

@@ -235,6 +235,23 @@ class Server:
             total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / os.sysconf("SC_CLK_TCK")
 
+    def cpu_ns(self) -> int:
+        """Time the server's threads (arbiter and workers) have spent on a
+        CPU so far, in nanoseconds (``schedstat``: finer than the clock ticks
+        of ``cpu_seconds``, for one request at a time)."""
+        total = 0
+        for pid in (self.pid, *worker_pids(self.pid)):
+            try:
+                tasks = list(Path(f"/proc/{pid}/task").iterdir())
+            except OSError:
+                continue
+            for task in tasks:
+                try:
+                    total += int((task / "schedstat").read_text().split()[0])
+                except (OSError, IndexError, ValueError):
+                    continue
+        return total
+
 
 def worker_pids(pid: int) -> list[int]:
     try:
@@ -352,6 +369,20 @@ def sign_in(port: int, username: str) -> str:
         if response.status != 200 or signed_in_as(username) not in response.read().decode():
             raise SystemExit(f"signed in as {username}, but / does not say so ({response.status})")
         return cookie_header(jar)
+    finally:
+        connection.close()
+
+
+def answer_bytes(port: int, case: Case, headers: dict[str, str], timeout: float = 30) -> int:
+    """The bytes of the body of ``case``'s answer (one more request, checked)."""
+    connection = HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        connection.request(case.method, case.path, case.body, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        if problem := case.problem(response.status, body):
+            raise SystemExit(f"{case.server} {case.method} {case.path}: {problem}")
+        return len(body)
     finally:
         connection.close()
 

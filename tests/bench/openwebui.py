@@ -63,6 +63,7 @@ from tests.bench.http_pages import (
     Case,
     Server,
     Tally,
+    answer_bytes,
     free_port,
     gunicorn,
     send,
@@ -70,7 +71,6 @@ from tests.bench.http_pages import (
     sign_in,
     signed_in_as,
 )
-from tests.bench.page_cost import cpu_ns
 from tests.bench.report import Timing, versions
 from tests.bench.seed import GAP, NOW, bench_app, message_text, thread_title
 from webapp import gunicorn_conf
@@ -261,7 +261,11 @@ def seed_open_webui(port: int) -> OpenWebUIData:
     for index in range(THREADS - 1, 0, -1):
         pair = [("user", message_text(1)), ("assistant", message_text(2))]
         new_chat(owui_chat(thread_title(index), pair, start))
-    time.sleep(1.1)  # its times are in whole seconds: the long chat is strictly the newest
+    # Open WebUI's times are whole seconds: the long chat is made in a later
+    # second than the others, so that it is strictly the newest.
+    last_second = int(time.time())
+    while int(time.time()) <= last_second:
+        time.sleep(0.01)
     turns = [("user", words(QUESTION, n)) if n % 2 else ("assistant", words(ANSWER, n)) for n in range(1, MESSAGES + 1)]
     long_chat = owui_chat("A long thread", turns, int((NOW - GAP * MESSAGES).timestamp()))
     chat_id = new_chat(long_chat)
@@ -397,27 +401,13 @@ def pairs(thread_id: uuid.UUID, cookie: str, api_token: str, data: OpenWebUIData
 # --- measuring ------------------------------------------------------------------------
 
 
-def answer_size(server: Server, side: Side) -> int:
-    """The bytes of the body of ``side``'s answer (one more request)."""
-    connection = HTTPConnection(HOST, server.port, timeout=120)
-    try:
-        connection.request(side.case.method, side.case.path, side.case.body, headers=side.headers)
-        response = connection.getresponse()
-        body = response.read()
-        if problem := side.case.problem(response.status, body):
-            raise SystemExit(f"{side.case.server} {side.case.path}: {problem}")
-        return len(body)
-    finally:
-        connection.close()
-
-
 def measure(servers: dict[str, Server], chosen: list[Pair]) -> list[tuple[Pair, Measured, Measured]]:
     results = [(pair, Measured(pair.parley, tally=Tally()), Measured(pair.owui, tally=Tally())) for pair in chosen]
     warm_up = Tally()
     for _, *sides in results:
         for measured in sides:
             server = servers[measured.side.case.server]
-            measured.size = answer_size(server, measured.side)
+            measured.size = answer_bytes(server.port, measured.side.case, measured.side.headers, timeout=120)
             case, headers = measured.side.case, measured.side.headers
             send(server.port, case.path, headers, WARMUP, 1, time.monotonic() + CASE_SECONDS, case, warm_up)
     if warm_up.errors:
@@ -429,11 +419,11 @@ def measure(servers: dict[str, Server], chosen: list[Pair]) -> list[tuple[Pair, 
             for measured in sides:
                 server = servers[measured.side.case.server]
                 case, headers = measured.side.case, measured.side.headers
-                before = cpu_ns(server)
+                before = server.cpu_ns()
                 send(
                     server.port, case.path, headers, per_round, 1, time.monotonic() + CASE_SECONDS, case, measured.tally
                 )
-                measured.cpu_ns += cpu_ns(server) - before
+                measured.cpu_ns += server.cpu_ns() - before
     return results
 
 

@@ -30,7 +30,6 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
-from http.client import HTTPConnection
 from itertools import chain
 from pathlib import Path
 
@@ -41,12 +40,12 @@ from tests.bench.http_pages import (
     Case,
     Server,
     Tally,
+    answer_bytes,
     gunicorn,
     send,
     server_environment,
     sign_in,
     signed_in_as,
-    worker_pids,
 )
 from tests.bench.report import versions
 from tests.bench.seed import NOW, bench_app, insert_threads, insert_users, link_messages, thread
@@ -154,42 +153,12 @@ def requests_of(account: Account, cookie: str) -> list[Request]:
     ]
 
 
-def answer_size(server: Server, request: Request) -> int:
-    """The bytes of the body of ``request``'s answer (one more request)."""
-    connection = HTTPConnection(HOST, server.port, timeout=30)
-    try:
-        connection.request(request.case.method, request.case.path, request.case.body, headers=request.headers)
-        response = connection.getresponse()
-        body = response.read()
-        if problem := request.case.problem(response.status, body):
-            raise SystemExit(f"{request.label}: {problem}")
-        return len(body)
-    finally:
-        connection.close()
-
-
 def twin(request: Request, size: int) -> Case:
     """The bare app's answer of the same size, asked the same way."""
     return Case(f"{size} bytes", "hello", f"/bytes/{size}", method=request.case.method, body=request.case.body)
 
 
 # --- measuring ----------------------------------------------------------------------
-
-
-def cpu_ns(server: Server) -> int:
-    """Time the server's threads (arbiter and workers) have spent on a CPU."""
-    total = 0
-    for pid in (server.pid, *worker_pids(server.pid)):
-        try:
-            tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                total += int((task / "schedstat").read_text().split()[0])
-            except (OSError, IndexError, ValueError):
-                continue
-    return total
 
 
 @dataclass
@@ -215,7 +184,7 @@ def measure(servers: dict[str, Server], accounts: list[Account], cookies: dict[s
     costs = []
     for account in accounts:
         for request in requests_of(account, cookies[account.name]):
-            size = answer_size(servers["parley"], request)
+            size = answer_bytes(servers["parley"].port, request.case, request.headers)
             costs.append(Cost(request, account, size, Tally(), Tally()))
     warm_up = Tally()
     for cost in costs:
@@ -228,11 +197,11 @@ def measure(servers: dict[str, Server], accounts: list[Account], cookies: dict[s
         progress(f"round {round_number + 1} of {ROUNDS}")
         for cost in costs:
             for (server, case, headers), tally in zip(sides(cost), (cost.parley, cost.bare), strict=True):
-                before = cpu_ns(servers[server])
+                before = servers[server].cpu_ns()
                 send(
                     servers[server].port, case.path, headers, per_round, 1, time.monotonic() + CASE_SECONDS, case, tally
                 )
-                spent = cpu_ns(servers[server]) - before
+                spent = servers[server].cpu_ns() - before
                 if server == "parley":
                     cost.parley_ns += spent
                 else:

@@ -143,7 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     wanted = [args.only] if args.only else list(BENCHMARKS)
     data_layer = benchmark("data") if "data" in wanted or args.explain else None
-    admin_table = benchmark("admin") if "admin" in wanted else None
 
     reports: dict[str, list[str]] = {name: [] for name in BENCHMARKS}
     errors = 0
@@ -151,6 +150,23 @@ def main(argv: list[str] | None = None) -> int:
     def report(name: str, body: str, neighbours: Neighbours) -> None:
         reports[name].append(f"{body}\n\n{neighbours.line()}")
         print(reports[name][-1] + "\n", flush=True)
+
+    def measure(name: str, *args) -> None:
+        """One benchmark module: ``run(*args)``, its table reported, its
+        wrong answers counted (``failed``); skipped with a message when what
+        it needs is missing (``Unavailable``: README.md keeps its last table)."""
+        nonlocal errors
+        module = benchmark(name)
+        serving = getattr(module, "serving_processes", None)
+        try:
+            with Neighbours(serving() if serving else None) as neighbours:
+                results = module.run(*args)
+        except getattr(module, "Unavailable", ()) as missing:
+            print(f"[{name}] skipped: {missing}", file=sys.stderr)
+            return
+        report(name, module.render(results), neighbours)
+        if hasattr(module, "failed"):
+            errors += module.failed(results)
 
     started = time.perf_counter()
     for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
@@ -171,72 +187,14 @@ def main(argv: list[str] | None = None) -> int:
                     with Neighbours() as neighbours:
                         timings = data_layer.run_operations(seeded)
                     report("data", data_layer.render(seeded, timings), neighbours)
-        if "cost" in wanted:
-            page_cost = benchmark("cost")
-            with Neighbours() as neighbours:
-                results = page_cost.run(kind)
-            report("cost", page_cost.render(results), neighbours)
-            errors += page_cost.failed(results)
-        if "browser" in wanted:
-            browser_page = benchmark("browser")
-            with Neighbours() as neighbours:
-                results = browser_page.run(kind)
-            report("browser", browser_page.render(results), neighbours)
-        if "admin" in wanted:
-            with Neighbours() as neighbours:
-                results = admin_table.run(kind)
-            report("admin", admin_table.render(results), neighbours)
-            errors += sum(results.errors.values())
-        if "organising" in wanted:
-            organising = benchmark("organising")
-            with Neighbours() as neighbours:
-                results = organising.run(kind)
-            report("organising", organising.render(results), neighbours)
+        for name in ("cost", "browser", "admin", "organising", "imports"):
+            if name in wanted:
+                measure(name, kind)
         if "search" in wanted:
-            search = benchmark("search")
-            with Neighbours() as neighbours:
-                results = search.run(kind, args.search_messages)
-            report("search", search.render(results), neighbours)
-        if "imports" in wanted:
-            imports = benchmark("imports")
-            with Neighbours() as neighbours:
-                results = imports.run(kind)
-            report("imports", imports.render(results), neighbours)
-            errors += imports.failed(results)
-    if "streams" in wanted:
-        streams = benchmark("streams")
-        with Neighbours() as neighbours:
-            results = streams.run()
-        report("streams", streams.render(results), neighbours)
-        errors += streams.failed(results)
-    if "api" in wanted:
-        api = benchmark("api")
-        with Neighbours() as neighbours:
-            results = api.run()
-        report("api", api.render(results), neighbours)
-        errors += api.failed(results)
-    if "instances" in wanted:
-        instances = benchmark("instances")
-        try:
-            with Neighbours(instances.serving_processes()) as neighbours:
-                results = instances.run()
-        except instances.Unavailable as missing:
-            # README.md keeps the table of the last run that had them.
-            print(f"[instances] skipped: {missing}", file=sys.stderr)
-        else:
-            report("instances", instances.render(results), neighbours)
-            errors += instances.failed(results)
-    if "openwebui" in wanted:
-        openwebui = benchmark("openwebui")
-        try:
-            with Neighbours() as neighbours:
-                results = openwebui.run()
-        except openwebui.Unavailable as missing:
-            # README.md keeps the table of the last run that had it.
-            print(f"[openwebui] skipped: {missing}", file=sys.stderr)
-        else:
-            report("openwebui", openwebui.render(results), neighbours)
-            errors += openwebui.failed(results)
+            measure("search", kind, args.search_messages)
+    for name in ("streams", "api", "instances", "openwebui"):
+        if name in wanted:
+            measure(name)
     print(f"make bench took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if errors:
         print(f"{errors} responses or streams were wrong: the figures above do not count.", file=sys.stderr)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import check_accessibility, screenshot, sign_in
 from tests.browser.helpers import page_kept, set_marker
-from tests.imports import FIXTURES
+from tests.imports import FIXTURES, running_import
 from webapp.extensions import db
 from webapp.models import ImportJob, utcnow
 
@@ -43,19 +43,7 @@ def test_an_upload_lands_on_its_job_page_which_ends_in_the_report(page, app, use
 
 
 def test_the_progress_bar_follows_the_job_without_a_reload(page, app, user):
-    with app.app_context():
-        job = ImportJob(
-            user_id=user.id,
-            status="running",
-            files=[{"name": "conversations.json", "size": 1000}],
-            bytes_total=1000,
-            bytes_done=350,
-            imported=12,
-            errors=[],
-        )
-        db.session.add(job)
-        db.session.commit()
-        job_id = job.id
+    job_id = running_import(app, user, bytes_done=350, imported=12)
     sign_in(page, user.username)
     page.goto(f"/import/{job_id}")
     bar = page.get_by_role("progressbar", name="Importing…")

@@ -255,18 +255,19 @@ def _import_document(progress: _Progress, document: Document, renderer: Renderer
     progress.formats.add(kind.NAME)
     # Threads read and handed to the renderer, not yet stored: oldest first.
     waiting: deque[_Thread] = deque()
+
+    def store_waiting(keep: int = 0) -> None:
+        while len(waiting) > keep:
+            _import_thread(progress, waiting.popleft())
+
     try:
         for item in chain([first], conversations):
             waiting.append(_read_thread(progress, renderer, kind, item, document.name))
-            while len(waiting) > renderer.ahead:
-                _import_thread(progress, waiting.popleft())
+            store_waiting(keep=renderer.ahead)
     except FileError:
-        # What was read before the file broke off is imported before that is reported.
-        while waiting:
-            _import_thread(progress, waiting.popleft())
+        store_waiting()  # what was read before the file broke off, before that is reported
         raise
-    while waiting:
-        _import_thread(progress, waiting.popleft())
+    store_waiting()
 
 
 def detect(item: Any):

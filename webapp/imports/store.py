@@ -6,7 +6,7 @@ ids are taken first (PostgreSQL: from the column's sequence; SQLite: above
 the largest, under the write lock the conversation's INSERT took), so that
 each row can name its parent as it is inserted. A reply's HTML is stored
 with it, as ``append_message`` stores it: rendered once, by the job's
-renderer (``webapp.imports.rendering``), or here; the full-text index takes
+renderer (``webapp.imports.rendering``); the full-text index takes
 every row by itself (``webapp.search_index``).
 """
 
@@ -20,7 +20,6 @@ from webapp.extensions import db
 from webapp.imports.rendering import replies_of
 from webapp.imports.threads import PlannedThread
 from webapp.models import Conversation, Message
-from webapp.rendering import render_all
 
 
 def already_imported(user_id: int, planned: PlannedThread) -> bool:
@@ -36,15 +35,12 @@ def already_imported(user_id: int, planned: PlannedThread) -> bool:
     return bool(db.session.scalar(select(exists().where(Conversation.user_id == user_id, or_(*found)))))
 
 
-def store(user_id: int, planned: PlannedThread, replies_html: list[str] | None = None) -> uuid.UUID:
+def store(user_id: int, planned: PlannedThread, replies_html: list[str]) -> uuid.UUID:
     """Add the thread to the account (flushes; the caller commits).
-    ``replies_html``: the HTML of ``replies_of(planned)``, in order, if it
-    was rendered already; else each reply is rendered here."""
-    texts = replies_of(planned)
-    if replies_html is None:
-        replies_html = render_all(texts)
-    if len(replies_html) != len(texts):
-        raise ValueError(f"{len(replies_html)} replies' HTML for {len(texts)} replies")
+    ``replies_html``: the HTML of ``replies_of(planned)``, in order (the
+    job's renderer made it)."""
+    if len(replies_html) != (replies := len(replies_of(planned))):
+        raise ValueError(f"{len(replies_html)} replies' HTML for {replies} replies")
     html = iter(replies_html)
     conversation_id = uuid.uuid4()
     db.session.execute(
