@@ -567,24 +567,32 @@ def progress(message: str) -> None:
     print(f"[http] {message}", file=sys.stderr, flush=True)
 
 
-def run(seeded: Seeded, database_url: str, requests: int = REQUESTS, concurrency: int = CONCURRENCY) -> Results:
-    hello, references, pairs = cases(seeded)
+@contextmanager
+def parley_and_bare(database_url: str, name: str) -> Iterator[dict[str, Server]]:
+    """Parley (``"parley"``) and the bare app (``"hello"``) served side by
+    side on the database at ``database_url``; gunicorn's log is printed if
+    anything in the block fails."""
     env = server_environment(database_url)
-    with tempfile.TemporaryDirectory(prefix="parley-bench-http-") as directory, ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix=f"parley-bench-{name}-") as directory, ExitStack() as stack:
         log = Path(directory) / "gunicorn.log"
         try:
-            servers = {
+            yield {
                 "parley": stack.enter_context(gunicorn("wsgi:app", env, "/healthz", log)),
                 "hello": stack.enter_context(gunicorn("tests.bench.hello_app:app", env, "/", log)),
             }
-            users = {case.user for pair in pairs for case in (pair.small, pair.large)}
-            users |= {case.user for case in references if case.user}
-            cookies = {user: sign_in(servers["parley"].port, user) for user in sorted(users)}
-            progress(f"servers up, signed in as {', '.join(sorted(users))}; warming up")
-            return measure(servers, cookies, hello, references, pairs, requests, concurrency)
         except BaseException:
             print(f"gunicorn's log:\n{log.read_text()[-4000:]}", file=sys.stderr)
             raise
+
+
+def run(seeded: Seeded, database_url: str, requests: int = REQUESTS, concurrency: int = CONCURRENCY) -> Results:
+    hello, references, pairs = cases(seeded)
+    with parley_and_bare(database_url, "http") as servers:
+        users = {case.user for pair in pairs for case in (pair.small, pair.large)}
+        users |= {case.user for case in references if case.user}
+        cookies = {user: sign_in(servers["parley"].port, user) for user in sorted(users)}
+        progress(f"servers up, signed in as {', '.join(sorted(users))}; warming up")
+        return measure(servers, cookies, hello, references, pairs, requests, concurrency)
 
 
 # --- report ----------------------------------------------------------------------

@@ -23,15 +23,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import chain
-from pathlib import Path
 
 from tests.bench import seed
 from tests.bench.http_pages import (
@@ -41,9 +38,8 @@ from tests.bench.http_pages import (
     Server,
     Tally,
     answer_bytes,
-    gunicorn,
+    parley_and_bare,
     send,
-    server_environment,
     sign_in,
     signed_in_as,
 )
@@ -224,21 +220,11 @@ def run(kind: str) -> Results:
     with bench_app(kind) as (_app, url):
         progress("seeding")
         accounts = seed_accounts()
-        env = server_environment(url)
-        with tempfile.TemporaryDirectory(prefix="parley-bench-cost-") as directory, ExitStack() as stack:
-            log = Path(directory) / "gunicorn.log"
-            try:
-                servers = {
-                    "parley": stack.enter_context(gunicorn("wsgi:app", env, "/healthz", log)),
-                    "hello": stack.enter_context(gunicorn("tests.bench.hello_app:app", env, "/", log)),
-                }
-                cookies = {a.name: sign_in(servers["parley"].port, a.name) for a in accounts}
-                progress("servers up; warming up")
-                costs = measure(servers, accounts, cookies)
-                measured_on = versions()
-            except BaseException:
-                print(f"gunicorn's log:\n{log.read_text()[-4000:]}", file=sys.stderr)
-                raise
+        with parley_and_bare(url, "cost") as servers:
+            cookies = {a.name: sign_in(servers["parley"].port, a.name) for a in accounts}
+            progress("servers up; warming up")
+            costs = measure(servers, accounts, cookies)
+            measured_on = versions()
     errors = sum((c.parley.errors + c.bare.errors for c in costs), Counter())
     return Results(costs, errors, measured_on)
 
