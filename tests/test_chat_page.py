@@ -283,13 +283,14 @@ def test_activity_counts_days_in_the_readers_time_zone(app):
 
 
 def test_each_sidebar_item_shows_when_it_was_last_active(client, signed_in, make_thread):
-    make_thread(signed_in, "Older", ago=timedelta(hours=2))
+    # Minutes, not hours: "2 h" says "Yesterday" in the first hours of a day (UTC).
+    make_thread(signed_in, "Older", ago=timedelta(minutes=5))
     make_thread(signed_in, "Newer")
     items = [
         item for item in parse(client.get("/").text).by_role("listitem") if item.get("id", "").startswith("thread-")
     ]
     times = [item.one("time") for item in items]
-    assert [time.text for time in times] == ["now", "2 h"]
+    assert [time.text for time in times] == ["now", "5 min"]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", time["datetime"]) for time in times)
     assert times[1]["title"].endswith("(UTC)")
     assert [item.by_role("link")[0].text for item in items] == ["Newer", "Older"]  # the title stays the link's name

@@ -53,11 +53,12 @@ def test_a_page_shown_again_is_the_same_with_each_readers_own_token(csrf_app, us
 
 def test_the_sidebar_shows_a_new_title_and_new_activity(client, user, make_thread):
     sign_in(client, user)
-    older = make_thread(user, "Older", messages=2, ago=timedelta(hours=2))
+    # Minutes, not hours: "2 h" says "Yesterday" in the first hours of a day (UTC).
+    older = make_thread(user, "Older", messages=2, ago=timedelta(minutes=5))
     make_thread(user, "Newer", messages=2)
     page = parse(client.get("/").text)
     assert sidebar_titles(str(page.tag)) == ["Newer", "Older"]
-    assert page.by_id(f"thread-{older}").one("time").text == "2 h"
+    assert page.by_id(f"thread-{older}").one("time").text == "5 min"
     client.post(f"/c/{older}/title", data={"title": "Renamed"})  # a rename is activity too
     page = parse(client.get("/").text)
     assert sidebar_titles(str(page.tag)) == ["Renamed", "Newer"]
