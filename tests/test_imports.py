@@ -313,6 +313,20 @@ def test_each_broken_thread_fails_with_its_reason_and_the_rest_import(app, user)
     assert fine.shown_texts == ["Still there?", "Yes."]
 
 
+def test_broken_entries_before_the_first_conversation_fail_alone(app, user):
+    """The format is told by the first entry that has one: entries before it
+    that are no conversation fail each, the rest of the file imports."""
+    entries = [None, {"title": "Half a conversation", "id": "x-1"}, *fixture_json("chatgpt-modern-export.json")]
+    job = run_import(app, user, ("conversations.json", json.dumps(entries).encode()))
+    assert (job["status"], job["imported"], job["failed"], job["formats"]) == ("done", 2, 3, ["ChatGPT"])
+    assert [(e["thread"], e["message"]) for e in job["errors"]] == [
+        ("Untitled chat", "It could not be read as ChatGPT writes conversations."),
+        ("Half a conversation", "It could not be read as ChatGPT writes conversations."),
+        ("Corrupted entry", 'It has no messages: its "mapping" is missing or empty.'),
+    ]
+    assert [t.title for t in threads_of(app, user)] == ["Deploying the staging cluster", "Weeknight pasta"]
+
+
 def test_a_thread_whose_shape_no_rule_foresaw_fails_alone(app, user, monkeypatch):
     from webapp.imports import chatgpt
 

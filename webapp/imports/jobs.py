@@ -5,8 +5,9 @@
    commits, then ``start`` runs the job in a thread of this process (one
    import at a time per process; the others wait their turn, ``queued``).
 2. **run** — the thread claims the job (``running``), reads each file
-   (``webapp.imports.files``), tells its format from its first conversation
-   (``parley``, ``openwebui``, ``chatgpt``), and imports each conversation
+   (``webapp.imports.files``), tells its format from its first entry that
+   is a conversation of one (``parley``, ``openwebui``, ``chatgpt``; the
+   entries before it fail, each alone), and imports each conversation
    in a transaction of its own: converted and planned
    (``webapp.imports.threads``), skipped if the account has it already,
    else its replies rendered (``webapp.imports.rendering``: for a large
@@ -59,7 +60,7 @@ from webapp.serialize import timestamp
 
 log = logging.getLogger(__name__)
 
-#: The formats, in the order they are tried on a file's first conversation.
+#: The formats, in the order they are tried on a file's entries.
 FORMATS = (parley, openwebui, chatgpt)
 ACCEPTED = (
     "Parley imports a ChatGPT data export (the ZIP as downloaded, its conversations.json, or the split "
@@ -246,13 +247,22 @@ def _import_files(progress: _Progress, folder: Path) -> None:
 
 def _import_document(progress: _Progress, document: Document, renderer: Renderer) -> None:
     conversations = items(document, progress.read)
-    first = next(conversations, None)
-    if first is None:
-        raise FileError(f"{document.name} holds no conversations.")
-    kind = detect(first)
+    # The format is the first entry's that has one; the entries before it
+    # fail (their titles kept for the report, not the entries themselves).
+    kind, first, unknown, unknown_titles = None, None, 0, []
+    for first in conversations:
+        kind = detect(first)
+        if kind is not None:
+            break
+        unknown += 1
+        if len(unknown_titles) < ERRORS_KEPT:
+            unknown_titles.append(_title_of(first) or UNTITLED)
     if kind is None:
-        raise FileError(f"{document.name} {NOT_KNOWN}")
+        raise FileError(f"{document.name} {NOT_KNOWN}" if unknown else f"{document.name} holds no conversations.")
     progress.formats.add(kind.NAME)
+    unreadable = f"It could not be read as {kind.NAME} writes conversations."
+    for n in range(unknown):
+        progress.thread_failed(document.name, unknown_titles[n] if n < ERRORS_KEPT else UNTITLED, unreadable)
     # Threads read and handed to the renderer, not yet stored: oldest first.
     waiting: deque[_Thread] = deque()
 
@@ -271,7 +281,7 @@ def _import_document(progress: _Progress, document: Document, renderer: Renderer
 
 
 def detect(item: Any):
-    """The format of a file, from its first conversation; None if none fits."""
+    """The format an entry of a file is in; None if none fits."""
     return next((kind for kind in FORMATS if kind.matches(item)), None)
 
 
