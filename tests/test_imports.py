@@ -327,6 +327,21 @@ def test_broken_entries_before_the_first_conversation_fail_alone(app, user):
     assert [t.title for t in threads_of(app, user)] == ["Deploying the staging cluster", "Weeknight pasta"]
 
 
+def test_a_conversation_id_with_a_nul_is_kept_without_it(app, user):
+    """PostgreSQL cannot hold a NUL: the id loses it, as titles and texts do,
+    rather than the database refusing it and the rest of the file."""
+    entries = fixture_json("chatgpt-modern-export.json")
+    entries[0]["conversation_id"] = entries[0]["id"] = "6b0f0d9c\x00-1"
+    data = ("conversations.json", json.dumps(entries).encode())
+    job = run_import(app, user, data)
+    assert (job["status"], job["imported"], job["failed"]) == ("done", 2, 1)
+    assert [t.source_id for t in threads_of(app, user)] == [
+        "chatgpt:6b0f0d9c-1",
+        "chatgpt:6b0f0d9c-0000-4000-8000-000000000003",
+    ]
+    assert run_import(app, user, data)["skipped"] == 2
+
+
 def test_a_thread_whose_shape_no_rule_foresaw_fails_alone(app, user, monkeypatch):
     from webapp.imports import chatgpt
 

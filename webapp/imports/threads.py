@@ -143,10 +143,12 @@ def clean_name(value: Any, maximum: int) -> str | None:
 
 
 def source_id(kind: str, key: Any) -> str | None:
-    """``kind:key``, the same however the id was written (text or number)."""
-    if isinstance(key, bool) or not isinstance(key, str | int) or str(key).strip() == "":
+    """``kind:key``, the same however the id was written (text or number),
+    as the database can hold it (see ``clean_text``)."""
+    if isinstance(key, bool) or not isinstance(key, str | int):
         return None
-    return f"{kind}:{str(key).strip()}"[:SOURCE_ID_MAX]
+    key = clean_text(str(key)).strip()
+    return f"{kind}:{key}"[:SOURCE_ID_MAX] if key else None
 
 
 def key_of(value: Any) -> str | None:
