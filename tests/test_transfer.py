@@ -112,6 +112,21 @@ def test_the_account_export_holds_every_branch_and_a_markdown_file_per_thread(ap
     assert "Which tram goes to Belém?" not in markdown or "Message 001" not in markdown
 
 
+def test_any_title_gives_a_markdown_file_name_safe_to_unpack(app, client, signed_in):
+    titles = ["../../etc/passwd", "a/b\\c", "<script>alert(1)</script>", "🎉 Party 🎉", "x" * 255, "𝐀" * 255, ".."]
+    with app.app_context():
+        alice = db.session.get(User, signed_in.id)
+        for title in titles:
+            add_thread(alice, title, messages=1)
+        db.session.commit()
+    names = unzip(client.get("/settings/export")).namelist()[1:]
+    stems = {re.fullmatch(r"markdown/\d{4}-\d\d-\d\d-([^/]+)\.md", name).group(1) for name in names}
+    bold = next(stem for stem in stems if stem.startswith("𝐀"))
+    assert stems == {"etc-passwd", "a-b-c", "script-alert-1-script", "Party", "x" * 80, bold, "chat"}
+    # Most file systems take at most 255 bytes a name; 𝐀 is four.
+    assert set(bold) == {"𝐀"} and all(len(name.removeprefix("markdown/").encode()) <= 255 for name in names)
+
+
 def test_an_export_imports_back_exactly_into_another_account(app, client, signed_in, branching, make_user):
     exported = client.get("/settings/export").get_data()
     maria = make_user("maria")

@@ -159,7 +159,9 @@ class _Pipe(io.RawIOBase):
 
 def markdown_name(conversation: Conversation, taken: set[str]) -> str:
     """``markdown/<YYYY-MM-DD>-<title>.md``, made unique within the ZIP."""
-    slug = re.sub(r"[^\w]+", "-", conversation.display_title).strip("-_")[:80].rstrip("-_") or "chat"
+    slug = re.sub(r"[^\w]+", "-", conversation.display_title).strip("-_")[:80]
+    # At most 200 bytes, so that the whole name fits the 255 bytes most file systems allow.
+    slug = slug.encode()[:200].decode(errors="ignore").rstrip("-_") or "chat"
     stem = f"markdown/{conversation.created_at:%Y-%m-%d}-{slug}"
     name, n = f"{stem}.md", 1
     while name in taken:
