@@ -406,6 +406,41 @@ def test_a_zip_whose_entry_lies_about_its_size_stops_at_the_stated_size(app, use
     assert "conversations.json" in job["errors"][0]["message"]
 
 
+def marked(data: bytes, entry: str, *, method: int | None = None, flags: int = 0) -> bytes:
+    """The ZIP ``data`` with ``entry`` marked in its central directory as
+    other tools write it: packed by ``method``, or with ``flags`` set."""
+    data = bytearray(data)
+    at = data.index(b"PK\x01\x02")
+    while data[at + 46 : at + 46 + len(entry)] != entry.encode():
+        at = data.index(b"PK\x01\x02", at + 4)
+    data[at + 8 : at + 10] = (int.from_bytes(data[at + 8 : at + 10], "little") | flags).to_bytes(2, "little")
+    if method is not None:
+        data[at + 10 : at + 12] = method.to_bytes(2, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"method": 9}, "Parley cannot unpack deflate64."),  # as Windows packs large files
+        ({"method": 99}, "Parley cannot unpack method 99."),  # AES, as 7-Zip encrypts
+        ({"flags": 0x1}, "it is encrypted."),
+    ],
+)
+def test_a_zip_entry_that_cannot_be_unpacked_fails_alone(app, user, change, reason):
+    split = zipfile.ZipFile(io.BytesIO(fixture("chatgpt-split-export.zip")[1]))
+    parts = {name: split.read(name) for name in ("conversations-000.json", "conversations-001.json")}
+    data = marked(zipped(parts), "conversations-000.json", **change)
+    job = run_import(app, user, ("export.zip", data), fixture("openwebui-export.json"))
+    assert (job["status"], job["imported"]) == ("done", 1 + 3)
+    [error] = job["errors"]
+    assert error["file"] == "export.zip: conversations-000.json"
+    assert error["message"].startswith("export.zip: conversations-000.json could not be unpacked")
+    assert reason in error["message"]
+    titles = [t.title for t in threads_of(app, user)]
+    assert "Regex for dates" in titles and "Sourdough starter" not in titles
+
+
 # --- the imported text is like any other ---------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ lead outside it (``../``, an absolute path, a drive), or conversations
 that would unpack to more than the limit (``uncompressed_limit``: eight
 times ``PARLEY_IMPORT_MAX_MB``); Python's ``zipfile`` never unpacks more
 than an entry's stated size, so a zip bomb cannot get past the stated sizes.
+An entry that is encrypted, or packed in a way Python cannot unpack,
+fails alone when it is read.
 
 A JSON document is parsed incrementally (ijson): a list is read one element
 at a time, each built and handed on before the next is read, so memory
@@ -23,6 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -34,6 +37,7 @@ CONVERSATIONS = re.compile(r"conversations(?:-(\d+))?\.json", re.IGNORECASE)
 READ_SIZE = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
+_UNPACK_IT = "Unpack the ZIP and import its conversations files instead."
 
 
 class FileError(Exception):
@@ -70,7 +74,20 @@ def documents(path: Path, name: str, uncompressed_limit: int) -> Iterator[Docume
     with archive:
         entries = conversation_entries(archive, name, uncompressed_limit)
         for entry in entries:
-            yield Document(f"{name}: {entry.filename}", entry.file_size, lambda entry=entry: archive.open(entry))
+            entry_name = f"{name}: {entry.filename}"
+            yield Document(entry_name, entry.file_size, partial(_open_entry, archive, entry, entry_name))
+
+
+def _open_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, name: str) -> IO[bytes]:
+    """A ZIP entry to read; ``FileError`` if it is encrypted or packed in a
+    way Python cannot unpack (Windows packs large files with Deflate64)."""
+    if entry.flag_bits & 0x1:
+        raise FileError(f"{name} could not be unpacked: it is encrypted. {_UNPACK_IT}")
+    try:
+        return archive.open(entry)
+    except NotImplementedError:
+        method = zipfile.compressor_names.get(entry.compress_type, f"method {entry.compress_type}")
+        raise FileError(f"{name} could not be unpacked: Parley cannot unpack {method}. {_UNPACK_IT}") from None
 
 
 def conversation_entries(archive: zipfile.ZipFile, name: str, uncompressed_limit: int) -> list[zipfile.ZipInfo]:
