@@ -306,7 +306,9 @@ def test_the_api_imports_in_the_background_and_reports(app, client, user, other_
     assert response.headers["Location"] == f"/api/import/{job['id']}"
     assert job["status"] in ("queued", "running", "done") and job["files"] == ["openwebui.json"]
     wait_for_imports(app)
-    done = client.get(f"/api/import/{job['id']}", headers=token).json["job"]
+    # The job itself, as POST answered it inside {"job": …}.
+    done = client.get(f"/api/import/{job['id']}", headers=token).json
+    assert set(done) == set(job) and done["id"] == job["id"]
     assert {k: done[k] for k in ("status", "imported", "skipped", "failed", "errors", "messages")} == {
         "status": "done",
         "imported": 3,

@@ -632,7 +632,7 @@ def openapi_document(session_cookie: str = "session") -> dict[str, Any]:
                     "operationId": "getImport",
                     "summary": "An import's progress, then its report",
                     "responses": {
-                        "200": {"description": "The job.", "content": _json(_ref("schemas", "ImportJobAnswer"))},
+                        "200": {"description": "The job.", "content": _json(_ref("schemas", "ImportJob"))},
                         **_error_responses(401, 404),
                     },
                 },

@@ -209,7 +209,8 @@ def start_import():
 
 @bp.get("/import/<job_id>")
 def import_job(job_id: str):
-    return {"job": imports.job_json(imports.get_job(current_api_user(), job_id))}
+    """The job itself (``POST /api/import`` answers it inside ``{"job": …}``)."""
+    return imports.job_json(imports.get_job(current_api_user(), job_id))
 
 
 @bp.get("/openapi.json")
