@@ -92,6 +92,18 @@ def test_query_semantics(library, user, either_way, query, found):
     assert titles(user, query) == found
 
 
+def test_every_word_counts_however_many_there_are(ctx, user):
+    """A query of as many words as 200 characters hold (a pasted sentence,
+    an error message) still needs every one of them: none is dropped."""
+    words = [f"w{n:02d}" for n in range(50)]
+    append_message(create_conversation(user, "Many words"), "user", " ".join(words))
+    query = " ".join(words[:45]) + " absent"
+    assert len(query) <= MAX_QUERY
+    assert titles(user, " ".join(words[:45])) == ["Many words"]
+    assert titles(user, query) == []
+    assert titles(user, '"absent" ' + " ".join(words[:45])) == []
+
+
 @pytest.fixture(params=["few matches", "many matches"])
 def either_way(request, monkeypatch):
     """Search both ways: sorting every match, and (a common word) walking

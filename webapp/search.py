@@ -52,8 +52,7 @@ from webapp.pagination import Page, encode_activity_cursor
 from webapp.search_index import TS_CONFIG, WORDS_COLUMN, words_expression
 from webapp.text import WORD, word_matches
 
-MAX_QUERY = 200  # characters; a longer query is cut (the page says so; the API refuses it)
-MAX_TERMS = 32  # words and phrases; more add nothing a person types
+MAX_QUERY = 200  # characters; a longer query is cut (the page says so; the API refuses it); so at most 100 words
 RESULTS = 20  # threads a page
 SNIPPETS = 3  # matching messages shown for each thread
 SNIPPET_RADIUS = 70  # characters of context each side of the first match
@@ -95,7 +94,7 @@ def parse_query(raw: str | None, *, refuse_long: bool = False) -> Query:
         terms.append(tuple(WORD.findall(phrase)))
     terms.extend((word,) for word in WORD.findall(_PHRASE.sub(" ", raw)))
     terms = [term for term in dict.fromkeys(terms) if term]
-    return Query(raw, tuple(terms[:MAX_TERMS]), trimmed)
+    return Query(raw, tuple(terms), trimmed)
 
 
 # --- the index, per database ----------------------------------------------------------------
