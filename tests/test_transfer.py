@@ -144,6 +144,19 @@ def test_an_export_imports_back_exactly_into_another_account(app, client, signed
     ]
 
 
+def test_an_untitled_thread_stays_untitled_through_an_export_and_an_import(
+    app, client, signed_in, make_thread, make_user
+):
+    make_thread(signed_in, None, messages=2)
+    exported = client.get("/settings/export").get_data()
+    maria = make_user("maria")
+    sign_in(client, maria)
+    assert client.post("/import", data={"file": (io.BytesIO(exported), "parley-export.zip")}).status_code == 303
+    wait_for_imports(app)
+    [copy] = threads_of(app, maria)
+    assert (copy.title, copy.shown_texts) == (None, ["Message 001", "Message 002"])
+
+
 def test_the_export_streams_in_constant_memory(app, client, signed_in, monkeypatch):
     """Five times the messages (both many batches of them), about the same
     peak memory while writing the ZIP."""

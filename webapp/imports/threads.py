@@ -70,6 +70,7 @@ class SourceThread:
     pinned: bool = False
     archived: bool = False
     chronological: bool = True  # store oldest first; else in the order given
+    title_from_first_message: bool = True  # when it has none (a Parley thread keeps having none)
     own_id: uuid.UUID | None = None  # a Parley export's thread id: importing it back to its account skips it
 
 
@@ -209,7 +210,7 @@ def plan(thread: SourceThread) -> PlannedThread:
     created_at = thread.created_at or min(times)
     updated_at = max(thread.updated_at or max(times), created_at)
     title = clean_name(thread.title, TITLE_MAX)
-    if title is None:
+    if title is None and thread.title_from_first_message:
         first = next((m.content for m in messages if m.role == "user" and not is_blank(m.content)), "")
         title = clean_name(title_from_message(first), TITLE_MAX) if first else None
     return PlannedThread(
