@@ -27,14 +27,15 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Flask, current_app, g, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from webapp.branches import Versions
-from webapp.models import Conversation, Message
+from webapp.models import Message
+from webapp.organising import SidebarThread
 from webapp.templating import activity_time, viewer_timezone
 
 SIZE = 10_000
@@ -75,10 +76,13 @@ def _page_key() -> tuple:
     return g.fragment_key
 
 
-def _kept(key: Hashable, render: Callable[[], str], token: str | None = None) -> str:
+def _store() -> Fragments:
+    return current_app.extensions["parley_fragments"]
+
+
+def _kept(fragments: Fragments, key: Hashable, render: Callable[[], str], token: str | None = None) -> str:
     """The fragment kept under ``key``, rendered (and kept) first if need be.
     ``token``: the reader's CSRF token, which it holds as ``_TOKEN``."""
-    fragments: Fragments = current_app.extensions["parley_fragments"]
     found = fragments.get(key)
     if found is None:
         found = str(render())
@@ -100,7 +104,7 @@ def message_fragments(
 ) -> Markup:
     """``message_article`` of each of a page's messages, on their owner's
     page; each kept once it is final."""
-    page, token, versions = _page_key(), generate_csrf(), versions or {}
+    page, token, versions, fragments = _page_key(), generate_csrf(), versions or {}, _store()
     parts = []
     for message in messages:
 
@@ -128,24 +132,26 @@ def message_fragments(
             message.html is None,
             versions.get(message.id),
         )
-        parts.append(_kept(key, render, token))
+        parts.append(_kept(fragments, key, render, token))
     return Markup("".join(parts).replace(_TOKEN, token))
 
 
-def thread_item_fragments(threads: Iterable[Conversation], current_id: uuid.UUID | None, selecting: bool) -> Markup:
+def thread_item_fragments(threads: Iterable[SidebarThread], current_id: uuid.UUID | None, selecting: bool) -> Markup:
     """``thread_item`` of each of the sidebar's threads, each kept while it
     shows the same."""
-    page, selecting, now = _page_key(), bool(selecting), datetime.now(UTC)
+    page, selecting, fragments = _page_key(), bool(selecting), _store()
+    zone = viewer_timezone()
+    now = datetime.now(zone)
     parts = []
     for thread in threads:
         when = thread.updated_at
-        active = activity_time(when, now)  # shown as the key says, even as the minute turns
+        active = activity_time(when, now, zone)  # shown as the key says, even as the minute turns
 
-        def render(thread: Conversation = thread, active: str = active) -> str:
+        def render(thread: SidebarThread = thread, active: str = active) -> str:
             return _macro("_macros/thread.html", "thread_item")(thread, current_id, selecting, active)
 
         key = ("thread", page, thread.id, thread.display_title, when, active, thread.id == current_id, selecting)
-        parts.append(_kept(key, render))
+        parts.append(_kept(fragments, key, render))
     return Markup("\n".join(parts))
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.conversations import activity_cursor, as_conversation_id, in_place, list_conversations
 from webapp.errors import Conflict, InvalidInput, NotFound
 from webapp.extensions import db
-from webapp.models import Chore, Conversation, User, utcnow
+from webapp.models import UNTITLED, Chore, Conversation, User, utcnow
 from webapp.pagination import Page, check_limit, decode_activity_cursor, encode_activity_cursor, keyset_page
 
 PAGE_MAX = 100
@@ -135,17 +135,35 @@ def _delete_for_good(ids: Iterable[uuid.UUID]) -> int:
 PINNED_CURSOR = "p"  # prefix of a sidebar cursor whose thread is pinned
 
 
-def sidebar_cursor(conversation: Conversation) -> str:
+@dataclass(frozen=True, slots=True)
+class SidebarThread:
+    """What a sidebar item shows of its thread: read as four columns, not
+    as a whole ``Conversation`` (whose system prompt alone can be longer
+    than the item)."""
+
+    id: uuid.UUID
+    title: str | None
+    updated_at: datetime
+    pinned: bool
+
+    @property
+    def display_title(self) -> str:
+        return self.title or UNTITLED
+
+
+def sidebar_cursor(conversation: Conversation | SidebarThread) -> str:
     cursor = activity_cursor(conversation)
     return PINNED_CURSOR + cursor if conversation.pinned else cursor
 
 
-def list_sidebar(user: User, cursor: str | None = None, limit: int = 50) -> Page[Conversation]:
+def list_sidebar(user: User, cursor: str | None = None, limit: int = 50) -> Page[SidebarThread]:
     """The sidebar's threads: the pinned ones first, then the others, each
     newest activity first; neither archived nor in the trash. One query,
     reading one stretch of one index (``ix_conversations_user_sidebar``)."""
     check_limit(limit, PAGE_MAX)
-    query = select(Conversation).where(Conversation.user_id == user.id, in_place("active"))
+    query = select(Conversation.id, Conversation.title, Conversation.updated_at, Conversation.pinned).where(
+        Conversation.user_id == user.id, in_place("active")
+    )
     if cursor:
         pinned = cursor.startswith(PINNED_CURSOR)
         updated_at, conversation_id = decode_activity_cursor(cursor.removeprefix(PINNED_CURSOR))
@@ -154,7 +172,8 @@ def list_sidebar(user: User, cursor: str | None = None, limit: int = 50) -> Page
             < tuple_(literal(pinned, Boolean()), updated_at, conversation_id)
         )
     query = query.order_by(Conversation.pinned.desc(), Conversation.updated_at.desc(), Conversation.id.desc())
-    return keyset_page(query, limit, sidebar_cursor)
+    page = keyset_page(query, limit, sidebar_cursor, rows=True)
+    return Page([SidebarThread(*row) for row in page.items], page.next_cursor)
 
 
 def list_archive(user: User, cursor: str | None = None, limit: int = 50) -> Page[Conversation]:

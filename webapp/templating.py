@@ -83,10 +83,11 @@ def short_time(when: datetime) -> str:
     return f"{local.day} {local:%b %Y, %H:%M}"
 
 
-def activity_time(when: datetime, now: datetime | None = None) -> str:
+def activity_time(when: datetime, now: datetime | None = None, zone: tzinfo | None = None) -> str:
     """How long ago a thread was active, short, for the sidebar: "now",
-    "5 min", "3 h", "Yesterday", "Mon", "12 Mar", "Mar 2024"."""
-    zone = viewer_timezone()
+    "5 min", "3 h", "Yesterday", "Mon", "12 Mar", "Mar 2024"; ``zone``: the
+    reader's (``viewer_timezone()``, which a list works out once)."""
+    zone = zone or viewer_timezone()
     local = when.astimezone(zone)
     now = (now or datetime.now(UTC)).astimezone(zone)
     seconds = (now - local).total_seconds()
