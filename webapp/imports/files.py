@@ -41,11 +41,14 @@ _UNPACK_IT = "Unpack the ZIP and import its conversations files instead."
 
 
 class FileError(Exception):
-    """A file (or a ZIP's entry) that cannot be read at all, or no further."""
+    """A file (or a ZIP's entry) that cannot be read at all, or no further;
+    ``unknown_format``: it is no export Parley reads (the report then says
+    which those are)."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, unknown_format: bool = False):
         super().__init__(message)
         self.message = message
+        self.unknown_format = unknown_format
 
 
 @dataclass
@@ -105,7 +108,8 @@ def conversation_entries(archive: zipfile.ZipFile, name: str, uncompressed_limit
             found.append((PurePosixPath(info.filename).parent.as_posix(), int(match.group(1) or -1), info))
     if not found:
         raise FileError(
-            f"{name} holds no conversations.json (nor conversations-000.json…): it is not a ChatGPT or Parley export."
+            f"{name} holds no conversations.json (nor conversations-000.json…): it is not a ChatGPT or Parley export.",
+            unknown_format=True,
         )
     found.sort(key=lambda entry: entry[:2])
     entries = [info for *_, info in found]
@@ -153,7 +157,9 @@ def items(document: Document, counted: Callable[[int], None]) -> Iterator[Any]:
             start = head[len(_BOM) :] if head.startswith(_BOM) else head
             first = start.lstrip(_WHITESPACE)[:1]
             if first not in (b"[", b"{"):
-                raise FileError(f"{document.name} is not JSON{' (it is empty)' if not first else ''}.")
+                raise FileError(
+                    f"{document.name} is not JSON{' (it is empty)' if not first else ''}.", unknown_format=True
+                )
             reading = _Reading(stream, start, counted)
             parsed = 0
             try:

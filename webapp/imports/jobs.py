@@ -67,7 +67,6 @@ ACCEPTED = (
     "conversations-000.json… files), an Open WebUI chat export (its JSON file) or a Parley export (the ZIP, "
     "or its conversations.json)."
 )
-NOT_KNOWN = "is not a file Parley can import. " + ACCEPTED
 STALE = timedelta(minutes=5)  # a job not heard from for this long died with its process
 WAIT_BEAT = timedelta(minutes=1)  # how often a job waiting for its turn says it is alive
 SAVE_SECONDS = 1.0  # how often progress is written while nothing is imported
@@ -240,9 +239,13 @@ def _import_files(progress: _Progress, folder: Path) -> None:
                     try:
                         _import_document(progress, document, renderer)
                     except FileError as error:
-                        progress.error(document.name, None, error.message)
+                        progress.error(document.name, None, _reason(error))
             except FileError as error:
-                progress.error(name, None, error.message)
+                progress.error(name, None, _reason(error))
+
+
+def _reason(error: FileError) -> str:
+    return f"{error.message} {ACCEPTED}" if error.unknown_format else error.message
 
 
 def _import_document(progress: _Progress, document: Document, renderer: Renderer) -> None:
@@ -258,7 +261,9 @@ def _import_document(progress: _Progress, document: Document, renderer: Renderer
         if len(unknown_titles) < ERRORS_KEPT:
             unknown_titles.append(_title_of(first) or UNTITLED)
     if kind is None:
-        raise FileError(f"{document.name} {NOT_KNOWN}" if unknown else f"{document.name} holds no conversations.")
+        if unknown:
+            raise FileError(f"{document.name} is not a file Parley can import.", unknown_format=True)
+        raise FileError(f"{document.name} holds no conversations.")
     progress.formats.add(kind.NAME)
     unreadable = f"It could not be read as {kind.NAME} writes conversations."
     for n in range(unknown):
