@@ -5,6 +5,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from datetime import timedelta
@@ -29,7 +30,7 @@ from webapp.models import Conversation, Message, User, utcnow
 from webapp.organising import delete_for_good
 from webapp.rendering import mark_words
 from webapp.search import MAX_QUERY, parse_query, search, snippet
-from webapp.search_index import words_expression
+from webapp.search_index import MESSAGE_WORDS_CHARS, words_expression
 
 
 def titles(user, query: str) -> list[str]:
@@ -380,6 +381,26 @@ def test_a_stopped_reply_is_found_with_its_saved_text(app, ctx, user):
     assert titles(user, "airship") == ["t"]
 
 
+def many_different_words(count: int) -> str:
+    """A text like a log or a list of ids: ``count`` different words."""
+    return " ".join(hashlib.sha1(str(n).encode()).hexdigest() for n in range(count))
+
+
+def test_a_message_of_more_words_than_postgresql_keeps_is_stored_and_found(ctx, user):
+    """A tsvector holds at most 1 MB of words: a long text of different
+    words (28,000 of them: a log, a list of ids) made more, and on
+    PostgreSQL the message could not be written at all. Its words are taken
+    from the first ``MESSAGE_WORDS_CHARS`` characters there: it is stored,
+    and found by them."""
+    thread = create_conversation(user, "Logs")
+    content = "zeppelin " + many_different_words(28_000)
+    assert len(content) > 1_000_000
+    append_message(thread, "assistant", content)
+    db.session.commit()
+    assert titles(user, "zeppelin") == ["Logs"]
+    assert titles(user, content[9:49]) == ["Logs"]
+
+
 def test_rename_delete_and_fork_keep_the_index_in_step(ctx, user):
     thread = create_conversation(user, "Zeppelin notes")
     message = append_message(thread, "user", "airship")
@@ -501,6 +522,42 @@ def test_postgresql_keeps_message_words_in_a_stored_column_after_the_upgrade(mak
             connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0010'")
         upgrade(revision="0011")  # that migration alone: the later ones ran already
         assert titles(db.session.get(User, alice.id), "airship") == ["Blimps"]
+
+
+def test_postgresql_makes_message_words_from_their_start_after_the_upgrade(make_app):
+    """0014: a database whose column of message words was made from the
+    whole text (as 0011 made it) gets it made from the first
+    ``MESSAGE_WORDS_CHARS`` characters, from what is there; then a message
+    of more words than a tsvector holds can be written. Downgrading goes back."""
+    from flask_migrate import downgrade, upgrade
+
+    def stored_from() -> str:
+        return db.session.scalar(
+            text(
+                "SELECT generation_expression FROM information_schema.columns"
+                " WHERE table_name = 'messages' AND column_name = 'search_words'"
+            )
+        )
+
+    app = make_app()
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite's index is FTS5; the stored column is PostgreSQL's")
+        upgrade()
+        alice_id = add_user("alice").id
+        append_message(create_conversation(db.session.get(User, alice_id), "Blimps"), "user", "an airship")
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0013")
+        assert "left" not in stored_from()
+        db.session.remove()
+        upgrade()
+        assert f"(content, {MESSAGE_WORDS_CHARS})" in stored_from()
+        alice = db.session.get(User, alice_id)
+        assert titles(alice, "airship") == ["Blimps"]
+        append_message(create_conversation(alice, "Logs"), "assistant", "zeppelin " + many_different_words(28_000))
+        db.session.commit()
+        assert titles(alice, "zeppelin") == ["Logs"]
 
 
 def test_the_migration_indexes_what_was_there(make_app):

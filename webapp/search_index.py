@@ -11,8 +11,9 @@ the database itself, in the same transaction as every write.
 - **PostgreSQL**: the words of each message in a stored generated column,
   ``messages.search_words`` (``to_tsvector`` of the text in the
   ``parley_search`` configuration: ``simple`` after ``unaccent``; null while
-  a reply is being written), with a GIN index; a GIN index on the same
-  expression of titles. The database computes the column with every write,
+  a reply is being written), made from the first ``MESSAGE_WORDS_CHARS``
+  characters of the text (a tsvector holds at most 1 MB), with a GIN index;
+  a GIN index on the same expression of titles. The database computes the column with every write,
   no trigger needed, and a search reads it rather than analysing the text of
   every row it looks at.
 
@@ -49,6 +50,12 @@ SQLITE_TRIGGERS = tuple(f"{table}_{event}" for table in SQLITE_TABLES for event 
 POSTGRESQL_INDEXES = ("ix_messages_search", "ix_conversations_search")
 #: PostgreSQL: the generated column of message words (not in the models).
 WORDS_COLUMN = "search_words"
+#: PostgreSQL: the words of a message are those of its first this many
+#: characters. A tsvector holds at most 1 MB: a long text of different words
+#: (a log, a list of ids) made more, and the message could not be written at
+#: all. 100,000 characters make at most about 600 KB (one-letter words of
+#: four-byte letters); SQLite indexes the whole text.
+MESSAGE_WORDS_CHARS = 100_000
 
 _TOKENIZER = "tokenize = 'unicode61 remove_diacritics 2'"
 #: SQLite: the lengths of word starts FTS5 keeps lists of, besides whole
@@ -149,23 +156,37 @@ def _postgresql_statements(connection: Connection) -> list[str]:
     ]
 
 
-def _postgresql_message_words() -> list[str]:
+def _postgresql_message_words(chars: int | None = MESSAGE_WORDS_CHARS) -> list[str]:
+    text = f"left(content, {chars})" if chars else "content"
     return [
         f"ALTER TABLE messages ADD COLUMN {WORDS_COLUMN} tsvector GENERATED ALWAYS AS "
-        f"(CASE WHEN {_NOT_LIVE} THEN {words_expression('content')} END) STORED",
+        f"(CASE WHEN {_NOT_LIVE} THEN {words_expression(text)} END) STORED",
         f"CREATE INDEX ix_messages_search ON messages USING gin ({WORDS_COLUMN})",
     ]
 
 
-def store_message_words(connection: Connection) -> None:
-    """PostgreSQL: replace an index on the expression of message words (as
-    the index was first made) by the stored column and its index. Nothing to
-    do on SQLite, or where the column is there already."""
-    if connection.dialect.name != "postgresql" or _has_words_column(connection):
+def store_message_words(connection: Connection, chars: int | None = MESSAGE_WORDS_CHARS) -> None:
+    """PostgreSQL: the stored column of message words, made from the first
+    ``chars`` characters of each (``None``: all of it, as 0011 first made
+    it), and its index: in place of an index on the expression of message
+    words (as the index was first made), or of the column made from another
+    length. Nothing to do on SQLite, or where the column is so made already."""
+    if connection.dialect.name != "postgresql":
+        return
+    made = _words_column_expression(connection)
+    if made is not None and _chars_of(made) == chars:
         return
     connection.exec_driver_sql("DROP INDEX IF EXISTS ix_messages_search")
-    for statement in _postgresql_message_words():
+    connection.exec_driver_sql(f"ALTER TABLE messages DROP COLUMN IF EXISTS {WORDS_COLUMN}")
+    for statement in _postgresql_message_words(chars):
         connection.exec_driver_sql(statement)
+
+
+def _chars_of(expression: str) -> int | None:
+    """How many characters of a message the column's expression reads (as
+    PostgreSQL writes it back: ``"left"(content, 100000)``); None: all."""
+    found = re.search(r'left"?\(content, (\d+)\)', expression)
+    return int(found.group(1)) if found else None
 
 
 def index_message_prefixes(connection: Connection, prefixes: str = MESSAGE_PREFIXES) -> None:
@@ -189,12 +210,14 @@ def _message_prefixes(connection: Connection) -> str | None:
     return found.group(1) if found else None
 
 
-def _has_words_column(connection: Connection) -> bool:
+def _words_column_expression(connection: Connection) -> str | None:
+    """PostgreSQL: the expression of the stored column of message words, or
+    None where there is no such column."""
     found = (
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+        "SELECT generation_expression FROM information_schema.columns WHERE table_schema = current_schema() "
         f"AND table_name = 'messages' AND column_name = '{WORDS_COLUMN}'"
     )
-    return bool(connection.exec_driver_sql(found).scalar())
+    return connection.exec_driver_sql(found).scalar()
 
 
 def create_search_index(connection: Connection) -> None:
