@@ -157,6 +157,27 @@ def test_an_untitled_thread_stays_untitled_through_an_export_and_an_import(
     assert (copy.title, copy.shown_texts) == (None, ["Message 001", "Message 002"])
 
 
+def test_a_thread_with_no_messages_comes_back_through_an_export_and_an_import(
+    app, client, signed_in, make_thread, make_user
+):
+    make_thread(signed_in, "Started through the API", messages=0)
+    exported = client.get("/settings/export").get_data()
+    maria = make_user("maria")
+    sign_in(client, maria)
+    client.post("/import", data={"file": (io.BytesIO(exported), "parley-export.zip")})
+    wait_for_imports(app)
+    [original] = threads_of(app, signed_in)
+    [copy] = threads_of(app, maria)
+    assert (copy.title, copy.created_at, copy.updated_at, copy.message_count, copy.messages, copy.shown) == (
+        "Started through the API",
+        original.created_at,
+        original.updated_at,
+        0,
+        [],
+        [],
+    )
+
+
 def test_the_export_streams_in_constant_memory(app, client, signed_in, monkeypatch):
     """Five times the messages (both many batches of them), about the same
     peak memory while writing the ZIP."""

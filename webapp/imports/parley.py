@@ -4,10 +4,10 @@ branch, in the order the messages were added; a single thread's
 ``export.json`` is one of them.
 
 Imported exactly: every message with its role, text, tool calls, status,
-error and time, in the same order and tree; the shown branch; the title
-(or none), times, model and system prompt; pinned and archived. A reply that was
-still being written when the export was made is imported as stopped. The
-thread keeps the source id it had (a thread imported from ChatGPT stays
+error and time, in the same order and tree (a thread with none too); the
+shown branch; the title (or none), times, model and system prompt; pinned
+and archived. A reply that was still being written when the export was
+made is imported as stopped. The thread keeps the source id it had (a thread imported from ChatGPT stays
 that ChatGPT thread), else takes ``parley:<its id>``; importing an export
 back into the account it came from skips the threads still there.
 """
@@ -73,6 +73,5 @@ def convert(item: dict[str, Any]) -> SourceThread:
         system_prompt=conversation.get("system_prompt"),
         pinned=conversation.get("pinned") is True,
         archived=conversation.get("archived") is True,
-        chronological=False,
-        title_from_first_message=False,
+        exact=True,
     )

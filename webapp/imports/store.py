@@ -79,6 +79,8 @@ def store(user_id: int, planned: PlannedThread, replies_html: list[str]) -> uuid
         }
         for n, message in enumerate(planned.messages)
     ]
+    if not rows:
+        return conversation_id  # a Parley thread with no messages
     db.session.execute(insert(Message.__table__), rows)
     db.session.execute(
         Conversation.__table__.update()

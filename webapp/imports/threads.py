@@ -9,7 +9,9 @@ Parley stores it:
 - hidden messages are left out and their children follow the nearest
   message above them that is kept;
 - a parent that is not in the conversation, or parents that loop, make
-  the thread fail with a reason, never half of it stored;
+  the thread fail with a reason, never half of it stored; so does having
+  no message to keep (but for a Parley export's thread, stored empty as
+  it was);
 - a message without a time takes the time of the one it follows (the
   first, the conversation's); a thread with no time at all fails;
 - messages are stored oldest first (or, for a Parley export, in the order
@@ -69,8 +71,10 @@ class SourceThread:
     system_prompt: str | None = None
     pinned: bool = False
     archived: bool = False
-    chronological: bool = True  # store oldest first; else in the order given
-    title_from_first_message: bool = True  # when it has none (a Parley thread keeps having none)
+    # A Parley export: stored as it was, in the order given, with no title
+    # made up and even with no messages; else oldest first, a thread
+    # without a title takes one from its first question.
+    exact: bool = False
     own_id: uuid.UUID | None = None  # a Parley export's thread id: importing it back to its account skips it
 
 
@@ -184,7 +188,7 @@ def plan(thread: SourceThread) -> PlannedThread:
     anchor = _kept_anchors(by_key)
 
     kept = [message for message in thread.messages if not message.hidden]
-    if not kept:
+    if not kept and not thread.exact:
         raise ThreadError("It has no messages to import.")
     index_of = {message.key: n for n, message in enumerate(kept)}
     parent_of = [
@@ -197,20 +201,20 @@ def plan(thread: SourceThread) -> PlannedThread:
             children[parent].append(n)
 
     times = _times(thread, kept, parent_of, children)
-    order = _order(thread.chronological, times, parent_of, children)
+    order = _order(not thread.exact, times, parent_of, children)
     new_index = {old: new for new, old in enumerate(order)}
 
     messages = [_planned(kept[old], parent_of[old], new_index, times[old]) for old in order]
     current = None
     if thread.current is not None and thread.current in by_key and anchor[thread.current] is not None:
         current = new_index[index_of[anchor[thread.current]]]
-    if current is None:
+    if current is None and messages:
         current = _newest_leaf(messages)
 
-    created_at = thread.created_at or min(times)
-    updated_at = max(thread.updated_at or max(times), created_at)
+    created_at = thread.created_at or min(times, default=None) or thread.updated_at
+    updated_at = max(thread.updated_at or max(times, default=created_at), created_at)
     title = clean_name(thread.title, TITLE_MAX)
-    if title is None and thread.title_from_first_message:
+    if title is None and not thread.exact:
         first = next((m.content for m in messages if m.role == "user" and not is_blank(m.content)), "")
         title = clean_name(title_from_message(first), TITLE_MAX) if first else None
     return PlannedThread(
