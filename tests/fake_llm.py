@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible Chat Completions server, over real HTTP on loopback.
 
 It streams chunks the way the real API does, and can be told to be slow,
-refuse, fail before the first token, cut off mid-stream, or send garbage.
+refuse, fail before the first token, cut off mid-stream, hold the rest of a
+reply until the test lets it go on, or send garbage.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class Behaviour:
     first_delay: float = 0.0  # seconds before the response starts
     status: int = 200  # anything else refuses with a JSON error
     cut_after: int | None = None  # drop the connection after this many tokens
+    pause_after: int | None = None  # after this many tokens, hold the rest until ``resume`` is set
+    resume: threading.Event = field(default_factory=threading.Event)
     garbage: bool = False  # send data lines that are not JSON
     models: list[str] = field(default_factory=lambda: ["fake-small", "fake-large"])
 
@@ -70,6 +73,8 @@ class FakeLLM:
                             self.wfile.flush()
                             self.connection.shutdown(2)
                             return
+                        if i == b.pause_after:
+                            b.resume.wait(60)
                         time.sleep(b.delay)
                         if b.garbage:
                             self.wfile.write(b"data: {not json at all\n\n")
@@ -116,5 +121,6 @@ class FakeLLM:
         return self
 
     def stop(self) -> None:
+        self.behaviour.resume.set()  # a held reply goes on, and its handler ends
         self.server.shutdown()
         self.server.server_close()

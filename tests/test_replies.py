@@ -31,8 +31,17 @@ def fake_llm():
 
 
 @pytest.fixture
-def llm_app(make_app, fake_llm, client_for):
-    app = make_app(PARLEY_LLM_BASE_URL=fake_llm.base_url, PARLEY_LLM_MODEL="fake-small", PARLEY_LLM_TIMEOUT=2)
+def llm_timeout() -> int:
+    """How long the app waits for the model, in seconds: short, for the test of
+    it. A test whose model holds a reply while the test acts sets it longer
+    (``@pytest.mark.parametrize("llm_timeout", [60])``): acting may take a
+    loaded machine more than 2 s."""
+    return 2
+
+
+@pytest.fixture
+def llm_app(make_app, fake_llm, client_for, llm_timeout):
+    app = make_app(PARLEY_LLM_BASE_URL=fake_llm.base_url, PARLEY_LLM_MODEL="fake-small", PARLEY_LLM_TIMEOUT=llm_timeout)
     client_for(app)
     return app
 
@@ -191,9 +200,11 @@ def test_stream_of_a_finished_reply_sends_it_whole_then_done(llm_app):
     assert '<button id="send-button" type="submit" class="button primary" hx-swap-oob="true">' in final
 
 
-def start_slow_reply(app, client, fake_llm, delay=0.1):
+def start_slow_reply(app, client, fake_llm, delay=0.1, pause_after=None):
+    """A thread whose second reply is being written, ``delay`` s a token; with
+    ``pause_after``, the model holds it after that many tokens (see ``resume``)."""
     thread = new_thread(client, "first")
-    fake_llm.behaviour.delay = delay
+    fake_llm.behaviour.delay, fake_llm.behaviour.pause_after = delay, pause_after
     response = client.post(f"/c/{thread}/messages", data={"content": "slowly"}, headers=HTMX)
     message_id = int(re.search(r'id="message-(\d+)" class="message assistant live"', response.text).group(1))
     return thread, message_id
@@ -204,14 +215,30 @@ def live_text(app, message_id) -> str:
     return engine(app).relay.text_so_far(message_id) or ""
 
 
+def stream_of_held_reply(client, fake_llm, thread, message_id) -> list[tuple[str | None, str]]:
+    """The events of a reply the model holds (``pause_after``), read whole: the
+    model goes on only once this reader shows what had come, so the reader is
+    there while the reply is written, however slow the machine."""
+    stream = client.get(f"/c/{thread}/messages/{message_id}/stream", buffered=False)
+    text = ""
+    for chunk in stream.response:  # read here, in the thread that runs the stream
+        text += chunk.decode()
+        if "data: " in text:
+            fake_llm.behaviour.resume.set()
+    stream.close()
+    return sse_events(text)
+
+
+@pytest.mark.parametrize("llm_timeout", [60])
 def test_refresh_mid_reply_shows_what_arrived_and_keeps_streaming(llm_app, fake_llm):
     client = signed_in_client(llm_app)
     # Slower than the renders: each token is shown as it comes.
-    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.2)
-    wait_until(lambda: live_text(llm_app, message_id).startswith("Hello from"))  # a few tokens in
+    # "Hello from", then the rest once the stream is read.
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.2, pause_after=2)
+    wait_until(lambda: live_text(llm_app, message_id) == "Hello from")
     page = client.get(f"/c/{thread}").text
     assert f'id="message-{message_id}-text"' in page and "hx-sse:connect" in page
-    events = sse_events(client.get(f"/c/{thread}/messages/{message_id}/stream").get_data(as_text=True))
+    events = stream_of_held_reply(client, fake_llm, thread, message_id)
     # First what has arrived so far, replacing the text; then the reply so far,
     # rendered, each time; then the whole reply.
     assert events[0][1].startswith(f'<div id="message-{message_id}-text" hx-swap-oob="innerHTML"><p>Hello')
@@ -257,7 +284,7 @@ def test_two_readers_both_see_the_whole_reply(llm_app, fake_llm):
     for reader in readers:
         reader.start()
     for reader in readers:
-        reader.join(10)
+        reader.join(30)
     assert len(results) == 2
     for text in results:
         assert "<strong>fake</strong>" in sse_events(text)[-2][1]
@@ -334,9 +361,13 @@ def test_a_reply_is_claimed_once_only_even_after_its_lease_lapses(app, ctx, user
 
 # --- stop, regenerate, retry ------------------------------------------------------------------
 
+#: A reply that takes half a minute or more: a test stops it long before its end.
+LONG_REPLY = ["Hello", " from", " the", " **fake**", " model", "."] + [" more"] * 300
+
 
 def test_stop_keeps_the_partial_reply(llm_app, fake_llm):
     client = signed_in_client(llm_app)
+    fake_llm.behaviour.tokens = LONG_REPLY  # still coming when the stop comes, however slow the machine
     thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.15)
     wait_until(lambda: live_text(llm_app, message_id).startswith("Hello"))
     response = client.post(f"/c/{thread}/messages/{message_id}/stop", headers=HTMX)
@@ -346,11 +377,12 @@ def test_stop_keeps_the_partial_reply(llm_app, fake_llm):
     wait_for_writers(llm_app)
     reply = reply_of(llm_app, thread)
     assert reply.status == "stopped"
-    assert reply.content.startswith("Hello") and reply.content != "Hello from the **fake** model."
+    assert reply.content.startswith("Hello") and reply.content != "".join(LONG_REPLY)
 
 
 def test_stop_keeps_every_piece_a_reader_was_shown(llm_app, fake_llm):
     client = signed_in_client(llm_app)
+    fake_llm.behaviour.tokens = LONG_REPLY  # still coming when the stop comes, however slow the machine
     thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.1)
     shown, first_piece = [], threading.Event()
 
@@ -362,11 +394,12 @@ def test_stop_keeps_every_piece_a_reader_was_shown(llm_app, fake_llm):
 
     reader = threading.Thread(target=read)
     reader.start()
-    assert first_piece.wait(5)
+    assert first_piece.wait(30)
     client.post(f"/c/{thread}/messages/{message_id}/stop")
-    reader.join(5)
+    reader.join(30)
+    assert not reader.is_alive(), "the reader never heard the end"
     reply = reply_of(llm_app, thread)
-    assert reply.status == "stopped"
+    assert reply.status == "stopped" and reply.content != "".join(LONG_REPLY)
     assert "".join(shown) == reply.content
 
 
@@ -670,11 +703,13 @@ def test_a_second_tab_is_told_of_new_messages(llm_app, fake_llm):
     assert "Posted elsewhere" in received and "message assistant" in received
 
 
+@pytest.mark.parametrize("llm_timeout", [60])
 def test_the_reply_so_far_is_sanitised_as_the_finished_one(llm_app, fake_llm):
     client = signed_in_client(llm_app)
     fake_llm.behaviour.tokens = ["<img src=x onerror=alert(1)>", " [x](javascript:alert(1))", " **bold**"]
-    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.2)
-    events = sse_events(client.get(f"/c/{thread}/messages/{message_id}/stream").get_data(as_text=True))
+    # The rest once the stream is read: it is read live.
+    thread, message_id = start_slow_reply(llm_app, client, fake_llm, delay=0.2, pause_after=1)
+    events = stream_of_held_reply(client, fake_llm, thread, message_id)
     renders = [data for name, data in events[:-2]]
     assert renders and all("<img" not in data and 'href="javascript' not in data for data in renders)
     assert any("&lt;img src=x onerror=alert(1)&gt;" in data for data in renders)
