@@ -366,12 +366,23 @@ def test_a_zip_without_conversations_says_so(app, user):
     )
 
 
-@pytest.mark.parametrize("name", ["../conversations.json", "/etc/conversations.json", "a/../../x.json", "C:/x.json"])
+@pytest.mark.parametrize(
+    "name", ["../conversations.json", "/etc/conversations.json", "a/../../x.json", "C:/x.json", "..\\x.json"]
+)
 def test_a_zip_with_an_entry_pointing_outside_it_is_refused_whole(app, user, name):
     data = zipped({"conversations.json": (fixture("chatgpt-tree.json")[1]), name: b"[]"})
     job = run_import(app, user, ("export.zip", data))
     assert (job["status"], job["imported"]) == ("failed", 0)
     assert "points outside the ZIP" in job["errors"][0]["message"]
+
+
+def test_a_zip_whose_folders_are_split_by_backslashes_imports(app, user):
+    """As Windows PowerShell 5's Compress-Archive writes a folder's files."""
+    data = zipped(
+        {"chatgpt-export\\conversations.json": fixture("chatgpt-tree.json")[1], "chatgpt-export\\chat.html": ""}
+    )
+    job = run_import(app, user, ("chatgpt-export.zip", data))
+    assert (job["status"], job["imported"], job["errors"]) == ("done", 1, [])
 
 
 def test_a_zip_with_too_many_entries_is_refused(app, user, monkeypatch):

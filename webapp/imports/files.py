@@ -103,9 +103,10 @@ def conversation_entries(archive: zipfile.ZipFile, name: str, uncompressed_limit
             raise FileError(f"{name} holds an entry named {info.filename[:100]!r}, which points outside the ZIP.")
     found = []
     for info in infos:
-        match = CONVERSATIONS.fullmatch(PurePosixPath(info.filename).name)
+        path = PurePosixPath(_slashed(info.filename))
+        match = CONVERSATIONS.fullmatch(path.name)
         if match and not info.is_dir():
-            found.append((PurePosixPath(info.filename).parent.as_posix(), int(match.group(1) or -1), info))
+            found.append((path.parent.as_posix(), int(match.group(1) or -1), info))
     if not found:
         raise FileError(
             f"{name} holds no conversations.json (nor conversations-000.json…): it is not a ChatGPT or Parley export.",
@@ -124,10 +125,17 @@ def conversation_entries(archive: zipfile.ZipFile, name: str, uncompressed_limit
 
 def safe_entry_name(filename: str) -> bool:
     """A ZIP entry's name that stays inside it wherever it would be unpacked."""
-    if "\x00" in filename or "\\" in filename or filename.startswith("/"):
+    filename = _slashed(filename)
+    if "\x00" in filename or filename.startswith("/"):
         return False
     parts = filename.split("/")
     return ".." not in parts and not re.match(r"^[A-Za-z]:", filename)
+
+
+def _slashed(filename: str) -> str:
+    """A ZIP entry's name with ``/`` between its folders, as the ZIP format
+    has it, also where a Windows tool wrote ``\\`` (PowerShell 5 does)."""
+    return filename.replace("\\", "/")
 
 
 class _Reading:
