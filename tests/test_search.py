@@ -422,9 +422,20 @@ def test_rename_delete_and_fork_keep_the_index_in_step(ctx, user):
 
 
 def test_snippet_is_a_window_cut_at_spaces():
-    window = snippet("x " * 100 + "<script>alert(1)</script> needle " + "y " * 100, ["needle"])
+    window = snippet("x " * 100 + "<script>alert(1)</script> needle " + "y " * 100, [("needle",)])
     assert window.startswith("…x ") and window.endswith(" y…")
     assert "needle" in window
+
+
+def test_a_snippet_shows_where_the_phrase_stands(ctx, user):
+    """A phrase's words may each stand alone earlier in the message ("of"):
+    the snippet is cut around the phrase, which the message matched by."""
+    thread = create_conversation(user, "t")
+    append_message(thread, "user", "Out of the box it works. " + "filler " * 30 + "Then sort a list of dicts by key.")
+    [found] = search(user, '"list of DICTS"').items[0].messages
+    assert found.snippet.endswith("sort a list of dicts by key.")
+    [found] = search(user, "dicts box").items[0].messages  # words: the first that stands in the message
+    assert found.snippet.startswith("Out of the box")
 
 
 def test_marking_is_escaped_and_marks_word_starts_only():

@@ -50,7 +50,7 @@ from webapp.extensions import db
 from webapp.models import Conversation, Message, User
 from webapp.pagination import Page, encode_activity_cursor
 from webapp.search_index import TS_CONFIG, WORDS_COLUMN, words_expression
-from webapp.text import WORD, word_matches
+from webapp.text import WORD, first_term_match
 
 MAX_QUERY = 200  # characters; a longer query is cut (the page says so; the API refuses it); so at most 100 words
 RESULTS = 20  # threads a page
@@ -359,16 +359,16 @@ def newest_matches(conversation_ids: list, query: Query, per_thread: int = SNIPP
     rows = db.session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id.desc()))
     found: dict = {}
     for message in rows:
-        found.setdefault(message.conversation_id, []).append(MessageHit(message, snippet(message.content, query.words)))
+        found.setdefault(message.conversation_id, []).append(MessageHit(message, snippet(message.content, query.terms)))
     return found
 
 
-def snippet(content: str, words: list[str], radius: int = SNIPPET_RADIUS) -> str:
-    """A window of ``content`` around the first word that matches, cut at
-    spaces, white space folded, with ``…`` where it was cut."""
+def snippet(content: str, terms, radius: int = SNIPPET_RADIUS) -> str:
+    """A window of ``content`` around the first of ``terms`` that matches (a
+    word, or a phrase whole: not one of its words alone), cut at spaces,
+    white space folded, with ``…`` where it was cut."""
     content = " ".join(content.split())
-    spans = word_matches(content, words)
-    start, end = spans[0] if spans else (0, 0)
+    start, end = first_term_match(content, terms) or (0, 0)
     left = max(0, start - radius)
     right = min(len(content), end + radius)
     if left > 0:

@@ -95,6 +95,29 @@ def fold(text: str) -> tuple[str, list[int]]:
     return "".join(folded), origin
 
 
+def _starts(found: str, word: str) -> bool:
+    """A folded word of the text matches a folded query word: it starts
+    with it (a word of one character: it is that word)."""
+    return found == word if len(word) == 1 else found.startswith(word)
+
+
+def first_term_match(text: str, terms) -> tuple[int, int] | None:
+    """Where in ``text`` one of ``terms`` first stands whole (a term: a word,
+    or the words of a phrase, which must follow one another), as search
+    finds them: the ``(start, end)`` span, or None."""
+    wanted = [tuple(fold(word)[0] for word in term) for term in terms if term]
+    if not wanted:
+        return None
+    folded, origin = fold(text)
+    found = [(match.start(), match.end(), match.group()) for match in WORD.finditer(folded)]
+    for index in range(len(found)):
+        for term in wanted:
+            words = found[index : index + len(term)]
+            if len(words) == len(term) and all(_starts(have[2], word) for have, word in zip(words, term, strict=True)):
+                return origin[words[0][0]], origin[words[-1][1] - 1] + 1
+    return None
+
+
 def word_matches(text: str, words: list[str]) -> list[tuple[int, int]]:
     """Where in ``text`` a word begins with one of ``words`` (any case,
     accents ignored; a word of one character matches only itself):
@@ -106,6 +129,6 @@ def word_matches(text: str, words: list[str]) -> list[tuple[int, int]]:
     spans = []
     for match in WORD.finditer(folded):
         found = match.group()
-        if any(found == word if len(word) == 1 else found.startswith(word) for word in wanted):
+        if any(_starts(found, word) for word in wanted):
             spans.append((origin[match.start()], origin[match.end() - 1] + 1))
     return spans
