@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 
+from flask import Flask
 from playwright.sync_api import Locator, Page, expect
+
+from webapp.assistant import provider_for
 
 THREAD_URL = re.compile(r"/c/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 LIVE = re.compile(r"\blive\b")
@@ -80,3 +83,13 @@ def reply_is_finished(reply: Locator, timeout: float = 10_000) -> None:
     """Wait until an assistant reply has ended and shows its final form."""
     expect(reply).not_to_have_class(LIVE, timeout=timeout)
     expect(reply.locator(".streaming-text")).to_have_count(0)
+
+
+def set_demo_pace(app: Flask, ms: int) -> None:
+    """Change the demo assistant's pace, for the words still to come of a reply
+    being written too: a test can watch a reply slowly while it is live, then
+    let it finish quickly."""
+    app.config["PARLEY_DEMO_PACE_MS"] = ms
+    provider = provider_for(app)
+    if hasattr(provider, "pace"):  # else replies keep the old pace: slower, still correct
+        provider.pace = ms / 1000

@@ -23,6 +23,7 @@ from tests.browser.helpers import (
     page_kept,
     reply_is_finished,
     send_button,
+    set_demo_pace,
     set_marker,
     sidebar_item,
     sidebar_links,
@@ -36,8 +37,9 @@ XSS_LINK = "[x](javascript:alert(1))"
 # --- 1. a new chat --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("demo_pace_ms", [40])
-def test_a_new_chat_starts_without_a_reload_and_its_reply_streams_in(page, user):
+# Slow while the reply is watched growing, however slow the machine; then quick.
+@pytest.mark.parametrize("demo_pace_ms", [200])
+def test_a_new_chat_starts_without_a_reload_and_its_reply_streams_in(page, app, user):
     sign_in(page, user.username)
     page.goto("/")
     expect(page.get_by_role("heading", name="New chat", level=1)).to_be_visible()
@@ -75,6 +77,7 @@ def test_a_new_chat_starts_without_a_reload_and_its_reply_streams_in(page, user)
     # Screen readers hear the reply once it is whole (#announcer), not word by word.
     assert text.evaluate("el => el.closest('[aria-live]') === null")
 
+    set_demo_pace(app, 10)
     reply_is_finished(reply)
     expect(reply.locator(".body strong")).to_have_text("demo assistant")
     expect(reply.locator(".body pre")).to_contain_text("PARLEY_LLM_BASE_URL=")

@@ -1,11 +1,11 @@
 """The assistant's replies in a real browser: stop and regenerate, a reload
 mid-reply, and two tabs on one thread (issue 5). The demo assistant writes
-slowly here, so each reply can be watched while it streams."""
+slowly here, so each reply can be watched while it streams, however slow the
+machine; once watched, a reply is let finish quickly."""
 
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 from playwright.sync_api import expect
 
 from tests.browser.conftest import check_accessibility, sign_in
@@ -17,21 +17,13 @@ from tests.browser.helpers import (
     page_kept,
     reply_is_finished,
     send_button,
+    set_demo_pace,
     set_marker,
 )
-from webapp.assistant import provider_for
 
 # The demo reply starts with these words ("This is Parley's **demo assistant**: …").
 OPENING = "This is Parley's demo"  # rendered as it streams: the ** are gone
 ENDING = "LM Studio work the same way"
-
-
-def set_demo_pace(app: Flask, ms: int) -> None:
-    """Change the demo assistant's pace for replies started from now on."""
-    app.config["PARLEY_DEMO_PACE_MS"] = ms
-    provider = provider_for(app)
-    if hasattr(provider, "pace"):  # else replies keep the old pace: slower, still correct
-        provider.pace = ms / 1000
 
 
 def start_chat(page, text: str = "Tell me something"):
@@ -43,7 +35,7 @@ def start_chat(page, text: str = "Tell me something"):
     return assistant_replies(page).last
 
 
-@pytest.mark.parametrize("demo_pace_ms", [150])
+@pytest.mark.parametrize("demo_pace_ms", [300])
 def test_stop_keeps_the_partial_reply_and_regenerate_writes_a_new_one(page, app, make_user):
     make_user("alice")
     sign_in(page, "alice")
@@ -91,8 +83,8 @@ def test_stop_keeps_the_partial_reply_and_regenerate_writes_a_new_one(page, app,
     assert page_kept(page), "the page reloaded"
 
 
-@pytest.mark.parametrize("demo_pace_ms", [50])
-def test_a_reload_mid_reply_shows_what_has_arrived_and_carries_on(page, make_user):
+@pytest.mark.parametrize("demo_pace_ms", [300])
+def test_a_reload_mid_reply_shows_what_has_arrived_and_carries_on(page, app, make_user):
     make_user("alice")
     sign_in(page, "alice")
     reply = start_chat(page)
@@ -107,6 +99,7 @@ def test_a_reload_mid_reply_shows_what_has_arrived_and_carries_on(page, make_use
     expect(streaming).to_contain_text(so_far)
     expect(reply).to_have_class(LIVE)  # what had arrived is there, and the reply is not over yet
     expect(send_button(page)).to_be_disabled()
+    set_demo_pace(app, 10)
     reply_is_finished(reply)
     body = reply.locator(".body")
     expect(body.locator("pre")).to_contain_text("PARLEY_LLM_BASE_URL=")
@@ -115,8 +108,8 @@ def test_a_reload_mid_reply_shows_what_has_arrived_and_carries_on(page, make_use
     expect(send_button(page)).to_be_enabled()
 
 
-@pytest.mark.parametrize("demo_pace_ms", [50])
-def test_two_tabs_on_one_thread_both_see_the_reply_complete(page, make_user, browser_errors):
+@pytest.mark.parametrize("demo_pace_ms", [300])
+def test_two_tabs_on_one_thread_both_see_the_reply_complete(page, app, make_user, browser_errors):
     make_user("alice")
     sign_in(page, "alice")
     reply = start_chat(page)
@@ -129,6 +122,7 @@ def test_two_tabs_on_one_thread_both_see_the_reply_complete(page, make_user, bro
     expect(other).to_have_class(LIVE)
     expect(other.locator(".streaming-text")).to_contain_text(OPENING)
     expect(send_button(second)).to_be_disabled()
+    set_demo_pace(app, 10)
 
     for tab, article in ((page, reply), (second, other)):
         reply_is_finished(article)
