@@ -82,6 +82,10 @@ def test_titles_and_messages_of_the_user_only(library, user):
         ("sort lisbon", []),  # ... not spread over a title and a message
         ('"list of dicts"', ["Python help"]),  # a phrase
         ('"dicts of list"', []),  # ... in its order
+        ("“dicts of list”", []),  # ... in typographic quotes too (as phones type them)
+        ("„dicts of list“", []),
+        ("«dicts of list»", []),
+        ("«list of dicts»", ["Python help"]),
         ('"of dic"', ["Python help"]),  # ... its words are word starts too
         ("safe_name", ["Python help"]),  # "_" separates words, as in the index
         ("100%", ["Python help"]),

@@ -4,7 +4,7 @@ every branch, on the database's full-text index (``webapp.search_index``).
 What a query means (the contract's *Search*): every word must be found,
 each as the start of a word, in any case, accents ignored (``ollam`` finds
 "Ollama", ``cafe`` finds "Café"); ``"words in quotes"`` must stand together
-in that order. A word of one letter or digit matches only itself (as a
+in that order (in typographic quotes too: “…”, „…“, «…»). A word of one letter or digit matches only itself (as a
 prefix it would match nearly everything). A thread is a hit when its title,
 or one of its messages, holds every word; it is shown once, with up to 3 of
 its matching messages, newest first.
@@ -59,6 +59,8 @@ SNIPPET_RADIUS = 70  # characters of context each side of the first match
 
 _TITLE_WORDS = words_expression("coalesce(conversations.title, '')")
 _PHRASE = re.compile(r'"([^"]*)"')
+#: Typographic double quotes, as phones and word processors type them: quotes too.
+_QUOTES = str.maketrans(dict.fromkeys("“”„‟«»", '"'))
 _MESSAGE_SEARCH = table("message_search", column("rowid", Integer))  # SQLite's index of messages
 
 
@@ -83,16 +85,18 @@ class Query:
 def parse_query(raw: str | None, *, refuse_long: bool = False) -> Query:
     """The terms of a query. Over ``MAX_QUERY`` characters, the query is cut
     (``trimmed``), or with ``refuse_long`` (the API) refused; quotes that
-    pair up make phrases, a quote left over is only a separator."""
+    pair up (``"``, or typographic ones) make phrases, a quote left over is
+    only a separator."""
     if refuse_long and len(raw or "") > MAX_QUERY:
         raise InvalidInput("q", f"Search for at most {MAX_QUERY} characters.")
     raw = unicodedata.normalize("NFC", " ".join((raw or "").split()))
     trimmed = len(raw) > MAX_QUERY
     raw = raw[:MAX_QUERY].strip()
+    quoted = raw.translate(_QUOTES)
     terms: list[tuple[str, ...]] = []
-    for phrase in _PHRASE.findall(raw):
+    for phrase in _PHRASE.findall(quoted):
         terms.append(tuple(WORD.findall(phrase)))
-    terms.extend((word,) for word in WORD.findall(_PHRASE.sub(" ", raw)))
+    terms.extend((word,) for word in WORD.findall(_PHRASE.sub(" ", quoted)))
     terms = [term for term in dict.fromkeys(terms) if term]
     return Query(raw, tuple(terms), trimmed)
 
