@@ -292,8 +292,10 @@ def test_cut_short_json_keeps_what_came_before(app, user):
     assert (job["status"], job["imported"]) == ("done", 1)
     [error] = job["errors"]
     assert error["message"].startswith(
-        "chatgpt-truncated.json is not valid JSON after 1 conversation: it may be cut short"
+        "chatgpt-truncated.json is not valid JSON after 1 conversation: it may be cut short ("
     )
+    # The parser's own words, on one line: not the picture of where it stopped that it draws under them.
+    assert error["message"].endswith(").") and "\n" not in error["message"] and "right here" not in error["message"]
     assert [t.title for t in threads_of(app, user)] == ["Packing list for Iceland"]
 
 

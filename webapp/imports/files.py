@@ -184,5 +184,6 @@ def items(document: Document, counted: Callable[[int], None]) -> Iterator[Any]:
 
 
 def _short(error: Exception) -> str:
-    text = str(error).strip() or type(error).__name__
+    # Its first line: yajl draws where it stopped on the lines below.
+    text = str(error).strip().split("\n", 1)[0].strip() or type(error).__name__
     return text if len(text) <= 120 else text[:117] + "…"
