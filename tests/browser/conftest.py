@@ -65,6 +65,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DESKTOP = {"width": 1280, "height": 800}
+# How long an action or an expect() waits for the page: generous, for a loaded
+# 2-core machine running the server, Chromium and axe at once. Waiting for
+# an event costs nothing when it comes; only a failing check waits it out.
+TIMEOUT_MS = 15_000
 PHONE = {"width": 390, "height": 844}
 
 
@@ -135,6 +139,7 @@ def browser() -> Iterator[Browser]:
         _unavailable(f"Browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium).")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=TIMEOUT_MS)
         yield browser
         browser.close()
 
@@ -196,7 +201,7 @@ def new_page(browser: Browser, live_server: str, browser_errors: BrowserErrors):
         if viewport == PHONE:
             options = {"is_mobile": True, "has_touch": True, **options}
         context = browser.new_context(viewport=viewport, base_url=live_server, **options)
-        context.set_default_timeout(5_000)
+        context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
         browser_errors.watch(page)

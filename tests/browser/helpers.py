@@ -79,7 +79,7 @@ def open_sidebar_menu(page: Page, title: str) -> Locator:
     return menu
 
 
-def reply_is_finished(reply: Locator, timeout: float = 10_000) -> None:
+def reply_is_finished(reply: Locator, timeout: float = 30_000) -> None:
     """Wait until an assistant reply has ended and shows its final form."""
     expect(reply).not_to_have_class(LIVE, timeout=timeout)
     expect(reply.locator(".streaming-text")).to_have_count(0)
