@@ -5,6 +5,8 @@ machine; once watched, a reply is let finish quickly."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -130,4 +132,11 @@ def test_two_tabs_on_one_thread_both_see_the_reply_complete(page, app, make_user
         expect(article.locator(".body")).to_contain_text(ENDING)
         assert article.locator(".body").text_content().count("This is Parley's") == 1
         expect(send_button(tab)).to_be_enabled()
-    assert reply.inner_html() == other.inner_html()
+    assert without_signing_time(reply.inner_html()) == without_signing_time(other.inner_html())
+
+
+def without_signing_time(html: str) -> str:
+    """HTML with each CSRF token cut to the reader's secret it signs: the rest
+    holds the second it was signed in, and each tab's stream renders the
+    finished reply itself, either side of a second's turn."""
+    return re.sub(r'(name="csrf_token" value="[^".]+)\.[^"]*"', r'\1"', html)
