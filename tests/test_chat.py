@@ -432,7 +432,14 @@ def test_group_of_counts_days_in_the_viewers_time_zone(when, zone, group):
 
 @pytest.mark.parametrize(
     ("cookie", "zone"),
-    [("Europe/Lisbon", "Europe/Lisbon"), ("Not/AZone", "UTC"), ("../../etc/passwd", "UTC"), ("", "UTC")],
+    [
+        ("Europe/Lisbon", "Europe/Lisbon"),
+        ("Europe%2FLisbon", "Europe/Lisbon"),  # as parley.js writes it
+        ("Not/AZone", "UTC"),
+        ("../../etc/passwd", "UTC"),
+        ("..%2F..%2Fetc%2Fpasswd", "UTC"),
+        ("", "UTC"),
+    ],
 )
 def test_viewer_time_zone_comes_from_the_cookie(app, cookie, zone):
     from webapp.templating import viewer_timezone

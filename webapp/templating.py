@@ -10,6 +10,7 @@ import re
 import secrets
 import uuid
 from datetime import UTC, datetime, tzinfo
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g, request, url_for
@@ -27,9 +28,10 @@ from webapp.shares import sharing_enabled
 
 def viewer_timezone() -> tzinfo:
     """The browser's time zone, which parley.js keeps in the ``tz`` cookie;
-    UTC without it. Worked out once per request: tables ask for every row."""
+    UTC without it. Worked out once per request: tables ask for every row.
+    parley.js writes the name URL-encoded ("Europe%2FLisbon")."""
     if "viewer_timezone" not in g:
-        g.viewer_timezone = _zone(request.cookies.get("tz", ""))
+        g.viewer_timezone = _zone(unquote(request.cookies.get("tz", "")))
     return g.viewer_timezone
 
 

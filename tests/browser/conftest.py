@@ -200,6 +200,9 @@ def new_page(browser: Browser, live_server: str, browser_errors: BrowserErrors):
     def make(viewport: dict[str, int] = DESKTOP, **options) -> Page:
         if viewport == PHONE:
             options = {"is_mobile": True, "has_touch": True, **options}
+        # The reader's time zone is the page's, not the machine's (TZ): times
+        # and day groups are the same wherever the tests run.
+        options = {"timezone_id": "UTC", **options}
         context = browser.new_context(viewport=viewport, base_url=live_server, **options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
