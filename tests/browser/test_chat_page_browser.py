@@ -19,6 +19,7 @@ from tests.browser.helpers import (
     disclosure,
     reply_is_finished,
     send_button,
+    set_demo_pace,
     sidebar_item,
 )
 
@@ -260,8 +261,9 @@ def test_the_shortcuts_dialog_in_dark_mode_on_a_phone(new_page, user, make_threa
 # --- the message list: following a reply, jumping back to the end ---------------------------
 
 
-@pytest.mark.parametrize("demo_pace_ms", [60])
-def test_the_list_follows_a_reply_and_jump_to_latest_brings_it_back(page, user, make_thread):
+# Slow while the reply is followed, however slow the machine; then quick.
+@pytest.mark.parametrize("demo_pace_ms", [150])
+def test_the_list_follows_a_reply_and_jump_to_latest_brings_it_back(page, app, user, make_thread):
     thread = make_thread(user, "Long", messages=40)
     sign_in(page, user.username)
     page.goto(f"/c/{thread}")
@@ -276,6 +278,7 @@ def test_the_list_follows_a_reply_and_jump_to_latest_brings_it_back(page, user, 
     page.wait_for_function("() => document.querySelector('#message-list .live .streaming-text pre') !== null")
     assert abs(messages.evaluate("el => el.scrollTop")) <= 2
     expect(reply.locator(".body")).to_be_in_viewport()
+    set_demo_pace(app, 10)
     reply_is_finished(reply)
 
     # Scrolled up, it stays where the reader is, and offers the way back.
@@ -295,8 +298,9 @@ def test_the_list_follows_a_reply_and_jump_to_latest_brings_it_back(page, user, 
 # --- live Markdown ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("demo_pace_ms", [80])
-def test_a_reply_is_markdown_while_it_streams_and_as_on_a_reload_when_done(page, user):
+# Slow while the reply is checked live, however slow the machine; then quick.
+@pytest.mark.parametrize("demo_pace_ms", [200])
+def test_a_reply_is_markdown_while_it_streams_and_as_on_a_reload_when_done(page, app, user):
     sign_in(page, user.username)
     page.goto("/")
     composer(page).fill("Hello, markdown")
@@ -309,6 +313,7 @@ def test_a_reply_is_markdown_while_it_streams_and_as_on_a_reload_when_done(page,
     expect(reply).to_have_class(LIVE)
     assert "**" not in reply.locator(".streaming-text").inner_text()
     screenshot(page, "live-markdown")
+    set_demo_pace(app, 10)
     reply_is_finished(reply)
     streamed = reply.locator(".body").inner_html()
     reply_id = reply.get_attribute("id")
