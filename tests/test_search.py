@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import uuid
 from datetime import timedelta
 
@@ -440,6 +441,21 @@ def test_a_snippet_shows_where_the_phrase_stands(ctx, user):
     assert found.snippet.endswith("sort a list of dicts by key.")
     [found] = search(user, "dicts box").items[0].messages  # words: the first that stands in the message
     assert found.snippet.startswith("Out of the box")
+
+
+def test_a_snippet_of_a_long_message_is_found_in_a_moment():
+    """A reply or an import can hold a megabyte (a log): its snippet took
+    over a second, folding it a character at a time, and a page shows up to
+    60. Plain ASCII is folded at once; other text is looked at in its first
+    ``SNIPPET_SCAN`` characters (where a word found on PostgreSQL stands)."""
+    log = many_different_words(25_000) + " the needle"
+    start = time.perf_counter()
+    assert snippet(log, [("needle",)]).endswith("the needle")
+    assert time.perf_counter() - start < 0.2
+    words = "ёлка " * 200_000 + "игла"
+    start = time.perf_counter()
+    assert snippet(words, [("игла",)]).startswith("ёлка")  # past what is looked at: the start
+    assert time.perf_counter() - start < 1
 
 
 def test_marking_is_escaped_and_marks_word_starts_only():

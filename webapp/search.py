@@ -49,13 +49,17 @@ from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
 from webapp.pagination import Page, encode_activity_cursor
-from webapp.search_index import TS_CONFIG, WORDS_COLUMN, words_expression
+from webapp.search_index import MESSAGE_WORDS_CHARS, TS_CONFIG, WORDS_COLUMN, words_expression
 from webapp.text import WORD, first_term_match
 
 MAX_QUERY = 200  # characters; a longer query is cut (the page says so; the API refuses it); so at most 100 words
 RESULTS = 20  # threads a page
 SNIPPETS = 3  # matching messages shown for each thread
 SNIPPET_RADIUS = 70  # characters of context each side of the first match
+#: A snippet's match is looked for in the first this many characters of a
+#: message that is not plain ASCII (folding such text costs a step a
+#: character); PostgreSQL takes a message's words from as many.
+SNIPPET_SCAN = MESSAGE_WORDS_CHARS
 
 _TITLE_WORDS = words_expression("coalesce(conversations.title, '')")
 _PHRASE = re.compile(r'"([^"]*)"')
@@ -369,10 +373,12 @@ def newest_matches(conversation_ids: list, query: Query, per_thread: int = SNIPP
 
 def snippet(content: str, terms, radius: int = SNIPPET_RADIUS) -> str:
     """A window of ``content`` around the first of ``terms`` that matches (a
-    word, or a phrase whole: not one of its words alone), cut at spaces,
-    white space folded, with ``…`` where it was cut."""
+    word, or a phrase whole: not one of its words alone; in text that is not
+    plain ASCII, within its first ``SNIPPET_SCAN`` characters, else the
+    start), cut at spaces, white space folded, with ``…`` where it was cut."""
     content = " ".join(content.split())
-    start, end = first_term_match(content, terms) or (0, 0)
+    scanned = content if content.isascii() else content[:SNIPPET_SCAN]
+    start, end = first_term_match(scanned, terms) or (0, 0)
     left = max(0, start - radius)
     right = min(len(content), end + radius)
     if left > 0:
