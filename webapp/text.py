@@ -112,14 +112,19 @@ def first_term_match(text: str, terms) -> tuple[int, int] | None:
     finds them: the ``(start, end)`` span, or None. One regular expression
     looks for them all in the folded text."""
 
-    def word(folded: str) -> str:  # a whole word that starts with it (of one character: is it)
-        return re.escape(folded) + (r"(?![^\W_])" if len(folded) == 1 else r"[^\W_]*")
+    def word(folded: str, first: bool) -> str:
+        # A whole word that starts with ``folded`` (of one character: is it).
+        # The first of a term is looked for as it is, then behind it for the
+        # start of a word: a literal is what the engine finds fastest.
+        literal = re.escape(folded)
+        starts = rf"(?<![^\W_]{literal})" if first else ""
+        return literal + starts + (r"(?![^\W_])" if len(folded) == 1 else r"[^\W_]*")
 
-    wanted = [r"[\W_]+".join(word(fold(each)[0]) for each in term) for term in terms if term]
+    wanted = [r"[\W_]+".join(word(fold(each)[0], not n) for n, each in enumerate(term)) for term in terms if term]
     if not wanted:
         return None
     folded, origin = fold(text)
-    found = re.search(r"(?<![^\W_])(?:" + "|".join(wanted) + ")", folded)
+    found = re.search("|".join(wanted), folded)
     return (origin[found.start()], origin[found.end() - 1] + 1) if found else None
 
 
