@@ -100,12 +100,6 @@ def fold(text: str) -> tuple[str, Sequence[int]]:
     return "".join(folded), origin
 
 
-def _starts(found: str, word: str) -> bool:
-    """A folded word of the text matches a folded query word: it starts
-    with it (a word of one character: it is that word)."""
-    return found == word if len(word) == 1 else found.startswith(word)
-
-
 def first_term_match(text: str, terms) -> tuple[int, int] | None:
     """Where in ``text`` one of ``terms`` first stands whole (a term: a word,
     or the words of a phrase, which must follow one another), as search
@@ -139,6 +133,6 @@ def word_matches(text: str, words: list[str]) -> list[tuple[int, int]]:
     spans = []
     for match in WORD.finditer(folded):
         found = match.group()
-        if any(_starts(found, word) for word in wanted):
+        if any(found == word if len(word) == 1 else found.startswith(word) for word in wanted):
             spans.append((origin[match.start()], origin[match.end() - 1] + 1))
     return spans
