@@ -301,9 +301,10 @@ def gunicorn(
     raise SystemExit(f"gunicorn could not serve {app}")
 
 
-def wait_until_ready(process: subprocess.Popen, port: int, path: str) -> bool:
-    """Whether the server answered ``path`` with a 200; False as soon as it exits."""
-    deadline = time.monotonic() + START_SECONDS
+def wait_until_ready(process: subprocess.Popen, port: int, path: str, seconds: float = START_SECONDS) -> bool:
+    """Whether the server answered ``path`` with a 200 within ``seconds``;
+    False as soon as it exits."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and process.poll() is None:
         connection = HTTPConnection(HOST, port, timeout=5)
         try:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -70,6 +69,8 @@ from tests.bench.http_pages import (
     server_environment,
     sign_in,
     signed_in_as,
+    stop,
+    wait_until_ready,
 )
 from tests.bench.report import Timing, versions
 from tests.bench.seed import GAP, NOW, bench_app, message_text, thread_title
@@ -153,22 +154,11 @@ def open_webui(path: Path, log: Path) -> Iterator[Server]:
                 stdin=subprocess.DEVNULL,
             )
         try:
-            deadline = time.monotonic() + START_SECONDS
-            while process.poll() is None and time.monotonic() < deadline:
-                if call(port, "GET", "/health")[0] == 200:
-                    break
-                time.sleep(1)
-            else:
+            if not wait_until_ready(process, port, "/health", START_SECONDS):
                 raise SystemExit(f"Open WebUI did not answer /health within {START_SECONDS} s")
             yield Server(port, process.pid)
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process)
 
 
 def call(port: int, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, bytes]:
