@@ -200,19 +200,12 @@ class Versions:
 def versions_of(conversation: Conversation, messages: Iterable[Message]) -> dict[int, Versions]:
     """The versions of each of ``messages`` that has any, in one query."""
     messages = list(messages)
-    parents = {message.parent_id for message in messages}
     if not messages:
         return {}
-    parent_ids = [parent for parent in parents if parent is not None]
-    condition = Message.parent_id.in_(parent_ids)
-    if None in parents:
-        condition = condition | Message.parent_id.is_(None)
+    parents = {message.parent_id for message in messages}
+    values = {"conversation_id": conversation.id, "parent_ids": [parent for parent in parents if parent is not None]}
     siblings: dict[int | None, list[int]] = {}
-    for message_id, parent_id in db.session.execute(
-        select(Message.id, Message.parent_id)
-        .where(Message.conversation_id == conversation.id, condition)
-        .order_by(Message.id)
-    ):
+    for message_id, parent_id in db.session.execute(_siblings_statement(None in parents), values):
         siblings.setdefault(parent_id, []).append(message_id)
     versions = {}
     for message in messages:
@@ -223,6 +216,21 @@ def versions_of(conversation: Conversation, messages: Iterable[Message]) -> dict
                 at + 1, len(ids), ids[at - 1] if at else None, ids[at + 1] if at + 1 < len(ids) else None
             )
     return versions
+
+
+@functools.cache
+def _siblings_statement(with_top: bool) -> Select:
+    """``versions_of``'s query, built once (as ``walk_up``'s): the ids and
+    parents of the messages under ``parent_ids``, and with ``with_top`` of
+    the thread's first messages too."""
+    condition = Message.parent_id.in_(bindparam("parent_ids", expanding=True))
+    if with_top:
+        condition = condition | Message.parent_id.is_(None)
+    return (
+        select(Message.id, Message.parent_id)
+        .where(Message.conversation_id == bindparam("conversation_id"), condition)
+        .order_by(Message.id)
+    )
 
 
 # --- changing the branch ----------------------------------------------------------------------
