@@ -467,11 +467,16 @@ def test_thread_page_and_sidebar_run_a_fixed_number_of_queries(
         for i in range(size):
             create_conversation(user, f"t{i}")
     thread = make_thread(signed_in, "big", messages=size)
+    with count_queries() as first_view:
+        assert client.get(f"/c/{thread}").status_code == 200
     with count_queries() as thread_page:
         assert client.get(f"/c/{thread}").status_code == 200
     with count_queries() as sidebar:
         assert client.get("/sidebar", headers=HTMX).status_code == 200
-    # user, thread, the branch's messages, their versions, its share link, sidebar page; user, sidebar page
+    # user, thread, the heads of the branch's messages, their versions, its
+    # share link, sidebar page; user, sidebar page. The first view reads the
+    # messages whole as well, to render them; the next finds them kept.
+    assert len(first_view) == 7, first_view
     assert len(thread_page) == 6, thread_page
     assert len(sidebar) == 2, sidebar
 

@@ -106,3 +106,26 @@ def test_the_least_recently_used_fragment_goes_first():
     assert fragments.get("a") == "A"  # now the most recently used
     fragments.put("c", "C")
     assert (fragments.get("a"), fragments.get("b"), fragments.get("c")) == ("A", None, "C")
+
+
+def test_kept_and_new_messages_make_the_page_that_none_kept_makes(client, user, make_thread, app):
+    """A page finds most of its messages kept and reads the rest whole: in
+    order, each as if none were kept."""
+    from webapp.conversations import append_message
+    from webapp.fragments import SIZE
+    from webapp.models import Conversation
+
+    thread = make_thread(user, messages=4)
+    sign_in(client, user)
+    assert len(articles(client.get(f"/c/{thread}").text)) == 4
+    with app.app_context():
+        conversation = db.session.get(Conversation, thread)
+        append_message(conversation, "user", "A fifth, <b>not bold</b>")
+        append_message(conversation, "assistant", "And a sixth, *emphasised*")
+        db.session.commit()
+    mixed = client.get(f"/c/{thread}").text
+    app.extensions["parley_fragments"] = Fragments(SIZE)
+    fresh = client.get(f"/c/{thread}").text
+    assert without_token(mixed) == without_token(fresh)
+    shown = articles(mixed)
+    assert len(shown) == 6 and "A fifth, &lt;b&gt;not bold&lt;/b&gt;" in shown[4] and "<em>emphasised</em>" in shown[5]

@@ -37,14 +37,32 @@ DEEPEST = 10_000_000  # more steps than any branch has
 # --- walking the tree -----------------------------------------------------------------------
 
 
-def walk_up(conversation: Conversation, start_id: int, steps: int) -> list[Message]:
-    """``start_id`` and up to ``steps - 1`` of its ancestors, oldest first."""
+#: What a page needs of each message to find its kept fragment
+#: (``webapp/fragments.py``): a row of these instead of the whole message,
+#: whose content and HTML are read only if it must be rendered.
+MESSAGE_HEAD = (
+    Message.id,
+    Message.conversation_id,
+    Message.parent_id,
+    Message.role,
+    Message.status,
+    Message.created_at,
+    func.coalesce(func.length(Message.content), 0).label("content_length"),
+    Message.html.is_(None).label("html_missing"),
+)
+
+
+def walk_up(conversation: Conversation, start_id: int, steps: int, *, heads: bool = False) -> list:
+    """``start_id`` and up to ``steps - 1`` of its ancestors, oldest first:
+    messages, or with ``heads`` rows of ``MESSAGE_HEAD``."""
     values = {"start_id": start_id, "conversation_id": conversation.id, "steps": steps}
-    return list(db.session.scalars(_walk_up_statement(), values))
+    if heads:
+        return list(db.session.execute(_walk_up_statement(True), values))
+    return list(db.session.scalars(_walk_up_statement(False), values))
 
 
 @functools.cache
-def _walk_up_statement() -> Select:
+def _walk_up_statement(heads: bool) -> Select:
     """``walk_up``'s query, built once (every page of messages runs it; its
     construction cost a tenth of a thread page), its values bound per call."""
     anchor = select(Message.id, Message.parent_id, literal(1).label("n")).where(
@@ -56,7 +74,8 @@ def _walk_up_statement() -> Select:
         .join(walk, Message.id == walk.c.parent_id)
         .where(walk.c.n < bindparam("steps"))
     )
-    return select(Message).join(walk, Message.id == walk.c.id).order_by(walk.c.n.desc())
+    shown = MESSAGE_HEAD if heads else (Message,)
+    return select(*shown).join(walk, Message.id == walk.c.id).order_by(walk.c.n.desc())
 
 
 def _walk_down_query(conversation: Conversation, start_id: int, steps: int) -> Select:
@@ -113,18 +132,21 @@ def _message_cursor(cursor: str, field: str) -> int:
     return decode_position_cursor(cursor, field, BAD_CURSOR)
 
 
-def list_messages(conversation: Conversation, before: str | None = None, limit: int = 50) -> Page[Message]:
+def list_messages(
+    conversation: Conversation, before: str | None = None, limit: int = 50, *, heads: bool = False
+) -> Page:
     """The shown branch's latest ``limit`` messages, oldest first; with
-    ``before`` (a page's ``next_cursor``), the ones above that page."""
+    ``before`` (a page's ``next_cursor``), the ones above that page. With
+    ``heads``, rows of ``MESSAGE_HEAD`` (a page that shows kept fragments)."""
     check_limit(limit, MESSAGES_PAGE_MAX)
     if before:
         start = _message_cursor(before, "before")
-        walked = walk_up(conversation, start, limit + 2) if start <= DEEPEST * 1000 else []
+        walked = walk_up(conversation, start, limit + 2, heads=heads) if start <= DEEPEST * 1000 else []
         if not walked:
             raise InvalidInput("before", BAD_CURSOR)
         walked.pop()  # the first message of the page below
     elif conversation.current_message_id is not None:
-        walked = walk_up(conversation, conversation.current_message_id, limit + 1)
+        walked = walk_up(conversation, conversation.current_message_id, limit + 1, heads=heads)
     else:
         walked = []
     if len(walked) > limit:

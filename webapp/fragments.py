@@ -32,8 +32,10 @@ from datetime import datetime
 from flask import Flask, current_app, g, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from sqlalchemy import select
 
 from webapp.branches import Versions
+from webapp.extensions import db
 from webapp.models import Message
 from webapp.organising import SidebarThread
 from webapp.templating import activity_time, viewer_timezone
@@ -97,43 +99,60 @@ def _macro(template: str, name: str) -> Callable:
 
 
 def message_fragments(
-    messages: Iterable[Message],
+    messages: Iterable,
     versions: dict[int, Versions] | None = None,
     marked: int | None = None,
     editing: dict | None = None,
 ) -> Markup:
     """``message_article`` of each of a page's messages, on their owner's
-    page; each kept once it is final."""
+    page; each kept once it is final. ``messages``: messages, or rows of
+    ``branches.MESSAGE_HEAD``, of which those to be rendered are read whole
+    (in one query)."""
     page, token, versions, fragments = _page_key(), generate_csrf(), versions or {}, _store()
+    messages = list(messages)
+    keys = [_message_key(page, message, versions, marked, editing) for message in messages]
+    found = [key and fragments.get(key) for key in keys]
+    whole = _whole_messages([message for message, fragment in zip(messages, found, strict=True) if not fragment])
     parts = []
-    for message in messages:
-
-        def render(message: Message = message) -> str:
+    for message, key, fragment in zip(messages, keys, found, strict=True):
+        if not fragment:
             article = _macro("_macros/message.html", "message_article")
-            return article(message, versions=versions, marked=marked, editing=editing)
-
-        if (
-            message.status not in _CACHED_STATUSES
-            or message.id == marked
-            or (editing and editing.get("id") == message.id)
-        ):
-            parts.append(str(render()))
-            continue
-        key = (
-            "message",
-            page,
-            message.id,
-            message.conversation_id,
-            message.created_at,
-            message.status,
-            message.parent_id,
-            message.role,
-            len(message.content or ""),
-            message.html is None,
-            versions.get(message.id),
-        )
-        parts.append(_kept(fragments, key, render, token))
+            fragment = str(article(whole[message.id], versions=versions, marked=marked, editing=editing))
+            if key:
+                fragments.put(key, fragment.replace(token, _TOKEN))
+        parts.append(fragment)
     return Markup("".join(parts).replace(_TOKEN, token))
+
+
+def _message_key(page: tuple, message, versions: dict, marked: int | None, editing: dict | None) -> tuple | None:
+    """What a message's fragment is kept by: everything it shows. None for
+    one always rendered (being written, marked, edited)."""
+    if message.status not in _CACHED_STATUSES or message.id == marked or (editing and editing.get("id") == message.id):
+        return None
+    return (
+        "message",
+        page,
+        message.id,
+        message.conversation_id,
+        message.created_at,
+        message.status,
+        message.parent_id,
+        message.role,
+        message.content_length,
+        message.html_missing,
+        versions.get(message.id),
+    )
+
+
+def _whole_messages(messages: list) -> dict[int, Message]:
+    """``messages`` (messages or their heads) as whole messages, by id: the
+    heads read in one query."""
+    whole = {message.id: message for message in messages if isinstance(message, Message)}
+    if heads := [message.id for message in messages if message.id not in whole]:
+        whole.update(
+            (message.id, message) for message in db.session.scalars(select(Message).where(Message.id.in_(heads)))
+        )
+    return whole
 
 
 def thread_item_fragments(threads: Iterable[SidebarThread], current_id: uuid.UUID | None, selecting: bool) -> Markup:

@@ -309,6 +309,15 @@ class Message(db.Model):
         return status in LIVE_STATUSES
 
     @property
+    def content_length(self) -> int:
+        """Part of what its kept fragment is found by, as ``branches.MESSAGE_HEAD`` reads it."""
+        return len(self.content or "")
+
+    @property
+    def html_missing(self) -> bool:
+        return self.html is None
+
+    @property
     def role_label(self) -> str:
         """Who wrote it, as the owner's pages and exports name them."""
         return ROLE_LABELS[self.role]

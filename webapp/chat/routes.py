@@ -88,14 +88,14 @@ def pane_context(conversation: Conversation | None, *, before: str | None = None
         found = messages_around(conversation, around)
         messages, later, marked = Page(found.items, found.before.next_cursor), found.after.next_cursor, around
     else:
-        messages = list_messages(conversation, before=before, limit=MESSAGES_PAGE)
+        messages = list_messages(conversation, before=before, limit=MESSAGES_PAGE, heads=True)
     return {
         "conversation": conversation,
         "messages": messages,
         "later": later,
         "marked": marked,
         "versions": versions_of(conversation, messages.items),
-        "replying": any(message.is_live for message in messages.items[-2:]),
+        "replying": any(Message.status_is_live(message.status) for message in messages.items[-2:]),
         # Where the composer's next message goes: after the last one shown
         # (not wherever another tab has moved the thread meanwhile).
         "tail": messages.items[-1].id if messages.items and later is None else None,
@@ -241,7 +241,10 @@ def messages(conversation_id: uuid.UUID):
         page = list_later(conversation, after, limit=MESSAGES_PAGE)
         context = {"messages": Page(page.items, None), "later": page.next_cursor}
     else:
-        context = {"messages": list_messages(conversation, before=before, limit=MESSAGES_PAGE), "later": None}
+        context = {
+            "messages": list_messages(conversation, before=before, limit=MESSAGES_PAGE, heads=True),
+            "later": None,
+        }
     versions = versions_of(conversation, context["messages"].items)
     return render_template("chat/_messages.html", conversation=conversation, versions=versions, **context)
 
