@@ -16,10 +16,11 @@ how it moves between them is ``webapp.organising``'s.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, select, true, tuple_, update
+from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, false, select, true, tuple_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.errors import InvalidInput, NotFound
@@ -117,15 +118,22 @@ def get_conversation(user: User, conversation_id: uuid.UUID | str) -> Conversati
     """The user's conversation; another user's, or one in the trash, is
     exactly as missing as none."""
     conversation = db.session.scalar(
-        select(Conversation).where(
-            Conversation.id == as_conversation_id(conversation_id),
-            Conversation.user_id == user.id,
-            Conversation.deleted_at.is_(None),
-        )
+        _conversation_of_user(), {"conversation_id": as_conversation_id(conversation_id), "user_id": user.id}
     )
     if conversation is None:
         raise NotFound()
     return conversation
+
+
+@functools.cache
+def _conversation_of_user() -> Select:
+    """``get_conversation``'s query, built once (nearly every request runs
+    it), its values bound per call."""
+    return select(Conversation).where(
+        Conversation.id == bindparam("conversation_id"),
+        Conversation.user_id == bindparam("user_id"),
+        Conversation.deleted_at.is_(None),
+    )
 
 
 def get_any_conversation(conversation_id: uuid.UUID | str, *, trashed: bool = True) -> Conversation:
@@ -207,13 +215,7 @@ def append_message(
     if status not in MESSAGE_STATUSES:
         raise InvalidInput("status", f"The status must be one of {', '.join(MESSAGE_STATUSES)}.")
     now = utcnow()
-    counted = db.session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation.id)
-        .values(message_count=Conversation.message_count + 1, updated_at=now, archived=False)
-        .returning(Conversation.message_count, Conversation.current_message_id),
-        execution_options={"synchronize_session": False},
-    ).one_or_none()
+    counted = db.session.execute(_count_message(), {"conversation_id": conversation.id, "now": now}).one_or_none()
     if counted is None:
         raise NotFound()
     position, shown = counted
@@ -236,9 +238,36 @@ def append_message(
     )
     db.session.add(message)
     db.session.flush()
-    conversation.current_message_id = message.id
-    db.session.flush()
+    db.session.execute(_show_message(), {"conversation_id": conversation.id, "message_id": message.id})
+    _set_loaded(conversation, current_message_id=message.id)
     return message
+
+
+# The two writes to the conversation's row that ``append_message`` makes,
+# built once, in Core: the ORM's bulk UPDATE, or a flush of the changed
+# attribute, would cost more than the statement itself.
+_conversations = Conversation.__table__
+
+
+@functools.cache
+def _count_message() -> Update:
+    """A message more, as activity; its position and the shown branch's end."""
+    return (
+        update(_conversations)
+        .where(_conversations.c.id == bindparam("conversation_id"))
+        .values(message_count=_conversations.c.message_count + 1, updated_at=bindparam("now"), archived=False)
+        .returning(_conversations.c.message_count, _conversations.c.current_message_id)
+    )
+
+
+@functools.cache
+def _show_message() -> Update:
+    """Show the branch that ends at the new message."""
+    return (
+        update(_conversations)
+        .where(_conversations.c.id == bindparam("conversation_id"))
+        .values(current_message_id=bindparam("message_id"))
+    )
 
 
 def start_reply(conversation: Conversation, parent: int | None | type[SHOWN] = SHOWN) -> Message:

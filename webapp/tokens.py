@@ -13,11 +13,12 @@ caller.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from webapp.errors import NotFound
 from webapp.extensions import db
@@ -77,10 +78,7 @@ def user_for_token(plaintext: str) -> User | None:
     """
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) != _TOKEN_LENGTH:
         return None
-    digest = hash_token(plaintext)
-    row = db.session.execute(
-        select(ApiToken, User).join(ApiToken.user).where(ApiToken.token_hash == digest, User.active.is_(True))
-    ).first()
+    row = db.session.execute(_token_lookup(), {"token_hash": hash_token(plaintext)}).first()
     if row is None:
         return None
     token, user = row
@@ -88,3 +86,14 @@ def user_for_token(plaintext: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
     return user
+
+
+@functools.cache
+def _token_lookup() -> Select:
+    """``user_for_token``'s query, built once (every API request runs it),
+    its hash bound per call."""
+    return (
+        select(ApiToken, User)
+        .join(ApiToken.user)
+        .where(ApiToken.token_hash == bindparam("token_hash"), User.active.is_(True))
+    )

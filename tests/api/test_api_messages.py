@@ -112,6 +112,15 @@ def test_a_user_message_of_exactly_16000_characters_is_kept(api, conversation):
     assert len(api.add_message(conversation["id"], "x" * 16_000)["content"]) == 16_000
 
 
+def test_an_append_is_five_statements(api, conversation, count_queries):
+    """The token with its account, the thread, the thread's count (which
+    takes the lock), the message, the thread's shown branch."""
+    api.add_message(conversation["id"], "first")  # the token's use this minute is recorded
+    with count_queries() as statements:
+        api.add_message(conversation["id"], "second")
+    assert [statement.split()[0] for statement in statements] == ["SELECT", "SELECT", "UPDATE", "INSERT", "UPDATE"]
+
+
 def test_appending_to_a_missing_conversation_is_404(api):
     response = api.post(f"/api/conversations/{uuid.uuid4()}/messages", json={"role": "user", "content": "hi"})
     assert response.status_code == 404
