@@ -180,9 +180,10 @@ def test_make_run_listens_where_host_and_port_say(monkeypatch, environment, bind
 @pytest.mark.parametrize("port", ["http", "0", "70000"])
 def test_a_bad_port_stops_make_run_with_a_message(monkeypatch, port):
     monkeypatch.delenv("BIND", raising=False)
-    monkeypatch.setenv("PORT", port)
-    import webapp.gunicorn_conf as settings
+    monkeypatch.delenv("PORT", raising=False)
+    import webapp.gunicorn_conf as settings  # read first as it would be without PORT: this test may run first
 
+    monkeypatch.setenv("PORT", port)
     with pytest.raises(SystemExit, match="PORT must be a port number from 1 to 65535"):
         importlib.reload(settings)
 
