@@ -27,12 +27,13 @@ here commits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 
 from flask import current_app
-from sqlalchemy import Row, delete, insert, select
+from sqlalchemy import Row, Select, bindparam, delete, insert, select
 from sqlalchemy.orm import contains_eager
 
 from webapp.audit import record
@@ -128,14 +129,20 @@ def revoke(conversation: Conversation) -> None:
 
 def list_shares(user: User) -> list[Share]:
     """The user's live links, newest first, each with its thread loaded."""
-    query = (
+    return list(db.session.scalars(_shares_of_user(), {"user_id": user.id}))
+
+
+@functools.cache
+def _shares_of_user() -> Select:
+    """``list_shares``'s query, built once (the settings page runs it; building
+    it cost more than running it), the user bound per call."""
+    return (
         select(Share)
         .join(Conversation, Share.conversation_id == Conversation.id)
-        .where(Share.user_id == user.id, Conversation.deleted_at.is_(None))
+        .where(Share.user_id == bindparam("user_id"), Conversation.deleted_at.is_(None))
         .options(contains_eager(Share.conversation))
         .order_by(Share.created_at.desc(), Share.id.desc())
     )
-    return list(db.session.scalars(query))
 
 
 def revoke_share_of(user: User, share_id: int) -> Share:
