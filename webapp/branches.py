@@ -219,8 +219,9 @@ class Versions:
     next_id: int | None
 
 
-def versions_of(conversation: Conversation, messages: Iterable[Message]) -> dict[int, Versions]:
-    """The versions of each of ``messages`` that has any, in one query."""
+def versions_of(conversation: Conversation, messages: Iterable) -> dict[int, Versions]:
+    """The versions of each of ``messages`` (messages or their heads) that
+    has any, in one query."""
     messages = list(messages)
     if not messages:
         return {}

@@ -82,14 +82,11 @@ def _store() -> Fragments:
     return current_app.extensions["parley_fragments"]
 
 
-def _kept(fragments: Fragments, key: Hashable, render: Callable[[], str], token: str | None = None) -> str:
-    """The fragment kept under ``key``, rendered (and kept) first if need be.
-    ``token``: the reader's CSRF token, which it holds as ``_TOKEN``."""
+def _kept(fragments: Fragments, key: Hashable, render: Callable[[], str]) -> str:
+    """The fragment kept under ``key``, rendered (and kept) first if need be."""
     found = fragments.get(key)
     if found is None:
         found = str(render())
-        if token:
-            found = found.replace(token, _TOKEN)
         fragments.put(key, found)
     return found
 
@@ -113,12 +110,12 @@ def message_fragments(
     keys = [_message_key(page, message, versions, marked, editing) for message in messages]
     found = [key and fragments.get(key) for key in keys]
     whole = _whole_messages([message for message, fragment in zip(messages, found, strict=True) if not fragment])
+    article = _macro("_macros/message.html", "message_article") if whole else None
     parts = []
     for message, key, fragment in zip(messages, keys, found, strict=True):
         if not fragment:
-            article = _macro("_macros/message.html", "message_article")
             fragment = str(article(whole[message.id], versions=versions, marked=marked, editing=editing))
-            if key:
+            if key:  # kept with a stand-in for the reader's CSRF token
                 fragments.put(key, fragment.replace(token, _TOKEN))
         parts.append(fragment)
     return Markup("".join(parts).replace(_TOKEN, token))
