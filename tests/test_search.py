@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text, update
+from sqlalchemy.orm import load_only
 
 from tests.factories import HTMX, add_thread, add_user, insert_old_user, raw_uuid
 from tests.html import parse
@@ -651,7 +652,8 @@ def test_the_prefix_migration_makes_the_message_index_anew(make_app):
         db.session.remove()
         downgrade(revision="0011")
         assert prefixes() == ("2 3" if sqlite else None)
-        assert titles(db.session.get(User, alice_id), "model") == ["Local"]
+        # Only the id: the account's later columns are not there at 0011.
+        assert titles(db.session.get(User, alice_id, options=[load_only(User.id)]), "model") == ["Local"]
         db.session.remove()
         upgrade()
         assert prefixes() == ("2 3 4 5 6" if sqlite else None)

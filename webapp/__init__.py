@@ -11,7 +11,20 @@ from flask import Flask
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, then ``config`` (tests) on top."""
-    from webapp import assets, chores, cli, error_pages, fragments, health, models, replies, security, templating  # noqa: F401  (models: the tables)
+    from webapp import (  # noqa: F401  (models: the tables; page_versions: their triggers)
+        assets,
+        chores,
+        cli,
+        error_pages,
+        fragments,
+        health,
+        models,
+        page_cache,
+        page_versions,
+        replies,
+        security,
+        templating,
+    )
     from webapp.admin import bp as admin_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
@@ -63,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     assets.init_app(app)
     fragments.init_app(app)
+    page_cache.init_app(app)
     replies.init_app(app)
     chores.init_app(app)
 

@@ -100,6 +100,7 @@ SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "PARLEY_SHARING": ("PARLEY_SHARING", _choice("on", "off")),
     "PARLEY_TRASH_DAYS": ("PARLEY_TRASH_DAYS", _int_between(0, 3650)),
     "PARLEY_IMPORT_MAX_MB": ("PARLEY_IMPORT_MAX_MB", _int_between(1, 100_000)),
+    "PARLEY_PAGE_CACHE_MB": ("PARLEY_PAGE_CACHE_MB", _int_between(0, 4_096)),
 }
 
 DEFAULTS: dict[str, object] = {
@@ -124,6 +125,9 @@ DEFAULTS: dict[str, object] = {
     # The app purges the trash by itself about once an hour (webapp/chores.py).
     # Not an environment setting: tests that do not test it turn it off.
     "PARLEY_AUTOMATIC_PURGE": True,
+    # Signed-in pages are served from memory while nothing they show has
+    # changed (webapp/page_cache.py): at most this many MB of them a process; 0: none.
+    "PARLEY_PAGE_CACHE_MB": 32,
     # The largest upload an import takes, in MB (of 1,048,576 bytes).
     "PARLEY_IMPORT_MAX_MB": 512,
     # Views of shared links (/s/<token>), per address: plenty for reading,

@@ -122,6 +122,10 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Raised by the database with every write to what the account's pages
+    # show (webapp/page_versions.py); read with the account, it tells whether
+    # a page kept in webapp/page_cache.py is still the page.
+    page_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     conversations: WriteOnlyMapped[Conversation] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from webapp import page_cache
 from webapp.accounts import (
     authenticate,
     end_sessions,
@@ -100,6 +101,7 @@ def render_settings(status: int = 200, *, password_form=None, token_form=None, n
 
 @bp.get("/settings")
 @login_required
+@page_cache.kept
 def settings():
     shown = session.pop("new_token", None)
     return render_settings(new_token=(shown["name"], shown["value"]) if isinstance(shown, dict) else None)

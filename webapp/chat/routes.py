@@ -12,7 +12,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
-from webapp import branches, replies
+from webapp import branches, page_cache, replies
 from webapp.assistant import provider_for
 from webapp.branches import list_later, list_messages, messages_around, versions_of
 from webapp.chat import bp
@@ -89,13 +89,16 @@ def pane_context(conversation: Conversation | None, *, before: str | None = None
         messages, later, marked = Page(found.items, found.before.next_cursor), found.after.next_cursor, around
     else:
         messages = list_messages(conversation, before=before, limit=MESSAGES_PAGE, heads=True)
+    replying = any(Message.status_is_live(message.status) for message in messages.items[-2:])
+    if replying:
+        page_cache.leave_out()  # the reply moves on without a write per word
     return {
         "conversation": conversation,
         "messages": messages,
         "later": later,
         "marked": marked,
         "versions": versions_of(conversation, messages.items),
-        "replying": any(Message.status_is_live(message.status) for message in messages.items[-2:]),
+        "replying": replying,
         # Where the composer's next message goes: after the last one shown
         # (not wherever another tab has moved the thread meanwhile).
         "tail": messages.items[-1].id if messages.items and later is None else None,
@@ -146,11 +149,13 @@ def render_refusal(title: str, message: str):
 
 
 @bp.get("/")
+@page_cache.kept
 def index():
     return render_page()
 
 
 @bp.get("/sidebar")
+@page_cache.kept
 def sidebar():
     """The next page of the sidebar (``cursor``), or its first page in select
     mode (``select=1``): htmx swaps it in; without JavaScript, the page."""
@@ -207,6 +212,7 @@ def create():
 
 
 @bp.get("/c/<uuid:conversation_id>")
+@page_cache.kept
 def thread(conversation_id: uuid.UUID):
     conversation = get_conversation(current_user, conversation_id)
     marked = request.args.get("m")

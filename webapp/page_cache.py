@@ -1,0 +1,157 @@
+"""Pages kept in memory while nothing they show has changed.
+
+A signed-in page (the chat page, a thread, the sidebar, the settings) is
+made of the account's own rows. The database raises the account's page
+version with every write to them (``webapp.page_versions``), and the
+version comes with the account, which every request reads anyway: so a
+page rendered once is served again, as it was, to the same session for as
+long as the version stays, without a query or a template.
+
+A kept page is keyed by everything else it is made of: the URL and the
+htmx headers the views read, the session's CSRF secret (each session's forms
+carry their own token), the reader's time zone, and the minute, since
+times such as "5 min" ago and the assistant's list of models move on by
+themselves. Each page a browser opens has a name of its own
+(``templating.page_id``): a kept page holds a stand-in, replaced by a new
+name each time it is served.
+
+Not kept: a page showing a reply being written (the reply moves on without
+a write per word), a page read by a session holding a flash message or
+another one-off, a page whose rendering changed the session, and any answer
+but a 200. Each process keeps its own pages, up to ``PARLEY_PAGE_CACHE_MB``
+(32 by default; 0 keeps none), the least recently served dropped first.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app, g, make_response, request, session
+from flask_login import current_user
+
+from webapp.templating import page_id
+
+#: What a signed-in session holds between requests; a session holding
+#: anything else (a flash message, a token shown once) is not served kept
+#: pages, which would not show it or would not take it out.
+_PLAIN_SESSION = frozenset({"_user_id", "_fresh", "_id", "csrf_token"})
+#: What of the request a kept page is made of (WSGI names: the address as
+#: asked for, and the htmx headers the kept views read).
+_REQUEST = (
+    "wsgi.url_scheme",
+    "HTTP_HOST",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "HTTP_HX_REQUEST",
+    "HTTP_HX_CURRENT_URL",
+)
+#: The page name a kept page is rendered with, replaced when it is served.
+_STAND_IN = secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True)
+class _Page:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def response(self) -> Response:
+        return Response(_named(self.body), self.status, self.headers)
+
+
+class _Pages:
+    """Kept pages, least recently served first; safe between threads."""
+
+    def __init__(self) -> None:
+        self._pages: OrderedDict[tuple, _Page] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> _Page | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple, page: _Page, max_bytes: int) -> None:
+        size = len(page.body)
+        if size > max_bytes:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            self._pages[key] = page
+            self._bytes += size
+            while self._bytes > max_bytes:
+                _, dropped = self._pages.popitem(last=False)
+                self._bytes -= len(dropped.body)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["page_cache"] = _Pages()
+
+
+def leave_out() -> None:
+    """Keep the page being rendered out of the cache (it shows something
+    that changes without a write: a reply being written)."""
+    g.page_not_kept = True
+
+
+def _key() -> tuple | None:
+    if request.method != "GET" or not current_user.is_authenticated or not _PLAIN_SESSION.issuperset(session):
+        return None
+    csrf_secret = session.get("csrf_token")
+    if csrf_secret is None:
+        return None
+    environ = request.environ
+    return (
+        *(environ.get(name) for name in _REQUEST),
+        request.cookies.get("tz"),
+        current_user.id,
+        current_user.page_version,
+        csrf_secret,
+        int(time.time() // 60),
+    )
+
+
+def kept(view: Callable[..., Any]) -> Callable[..., Response]:
+    """Serve the view's page from memory while the page would be the same."""
+
+    @functools.wraps(view)
+    def serve(*args: Any, **kwargs: Any) -> Response:
+        max_bytes = current_app.config["PARLEY_PAGE_CACHE_MB"] * 1024 * 1024
+        key = _key() if max_bytes else None
+        if key is None:
+            return make_response(view(*args, **kwargs))
+        pages = current_app.extensions["page_cache"]
+        page = pages.get(key)
+        if page is None:
+            name = page_id()  # the page's own name: the one it is served with
+            g.page_id = _STAND_IN
+            response = make_response(view(*args, **kwargs))
+            g.page_id = name
+            if response.status_code != 200 or response.is_streamed or g.get("page_not_kept") or session.modified:
+                if not response.is_streamed:
+                    response.set_data(_named(response.get_data()))
+                return response
+            headers = [(header, value) for header, value in response.headers.items() if header != "Content-Length"]
+            page = _Page(response.status_code, headers, response.get_data())
+            pages.put(key, page, max_bytes)
+        return page.response()
+
+    return serve
+
+
+def _named(body: bytes) -> bytes:
+    """A page rendered with the stand-in name, with the name it is served with."""
+    return body.replace(_STAND_IN.encode(), page_id().encode())
