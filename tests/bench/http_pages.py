@@ -569,11 +569,13 @@ def progress(message: str) -> None:
 
 
 @contextmanager
-def parley_and_bare(database_url: str, name: str) -> Iterator[dict[str, Server]]:
-    """Parley (``"parley"``) and the bare app (``"hello"``) served side by
-    side on the database at ``database_url``; gunicorn's log is printed if
-    anything in the block fails."""
-    env = server_environment(database_url)
+def parley_and_bare(
+    database_url: str, name: str, settings: dict[str, str] | None = None
+) -> Iterator[dict[str, Server]]:
+    """Parley (``"parley"``, with ``settings`` in its environment) and the
+    bare app (``"hello"``) served side by side on the database at
+    ``database_url``; gunicorn's log is printed if anything in the block fails."""
+    env = server_environment(database_url) | (settings or {})
     with tempfile.TemporaryDirectory(prefix=f"parley-bench-{name}-") as directory, ExitStack() as stack:
         log = Path(directory) / "gunicorn.log"
         try:

@@ -176,10 +176,12 @@ class Cost:
         return self.ms("parley") / self.ms("bare")
 
 
-def measure(servers: dict[str, Server], accounts: list[Account], cookies: dict[str, str]) -> list[Cost]:
+def measure(
+    servers: dict[str, Server], accounts: list[Account], cookies: dict[str, str], kinds: tuple[str, ...] = tuple(GOALS)
+) -> list[Cost]:
     costs = []
     for account in accounts:
-        for request in requests_of(account, cookies[account.name]):
+        for request in (r for r in requests_of(account, cookies[account.name]) if r.kind in kinds):
             size = answer_bytes(servers["parley"].port, request.case, request.headers)
             costs.append(Cost(request, account, size, Tally(), Tally()))
     warm_up = Tally()
@@ -212,8 +214,13 @@ def sides(cost: Cost) -> list[tuple[str, Case, dict[str, str]]]:
 @dataclass(frozen=True)
 class Results:
     costs: list[Cost]
+    made_anew: list[Cost]  # the pages with none kept: what the first view after a change costs
     errors: Counter
     versions: str
+
+
+#: The pages that may be kept (``webapp/page_cache.py``), measured again with none kept.
+KEPT_PAGES = ("thread", "sidebar", "settings")
 
 
 def run(kind: str) -> Results:
@@ -224,9 +231,13 @@ def run(kind: str) -> Results:
             cookies = {a.name: sign_in(servers["parley"].port, a.name) for a in accounts}
             progress("servers up; warming up")
             costs = measure(servers, accounts, cookies)
+        with parley_and_bare(url, "cost", {"PARLEY_PAGE_CACHE_MB": "0"}) as servers:
+            cookies = {a.name: sign_in(servers["parley"].port, a.name) for a in accounts}
+            progress("again, with no page kept")
+            made_anew = measure(servers, accounts, cookies, KEPT_PAGES)
             measured_on = versions()
-    errors = sum((c.parley.errors + c.bare.errors for c in costs), Counter())
-    return Results(costs, errors, measured_on)
+    errors = sum((c.parley.errors + c.bare.errors for c in costs + made_anew), Counter())
+    return Results(costs, made_anew, errors, measured_on)
 
 
 def failed(results: Results) -> int:
@@ -272,4 +283,20 @@ def render(results: Results) -> str:
             verdicts.append(f"{kind} large/small {flat:.2f} (goal under {FLAT_GOAL})")
     met = "all met" if not verdicts else "**not met**: " + "; ".join(verdicts)
     lines += ["", f"Goals (issue 18): {met}. Errors: {sum(results.errors.values())}."]
+    anew = {(c.request.kind, c.account.name): c for c in results.made_anew}
+    lines += [
+        "",
+        "The same pages made anew each time (`PARLEY_PAGE_CACHE_MB=0`: what the first view after a change costs):",
+        "",
+        "| request | Parley CPU ms small / large | bare, same bytes, ms small / large | multiple small / large"
+        " | large/small |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind in KEPT_PAGES:
+        a, b = anew[(kind, small)], anew[(kind, large)]
+        lines.append(
+            f"| {a.request.label} | {a.ms('parley'):.2f} / {b.ms('parley'):.2f}"
+            f" | {a.ms('bare'):.3f} / {b.ms('bare'):.3f} | {a.multiple:.1f}× / {b.multiple:.1f}×"
+            f" | {b.ms('parley') / a.ms('parley'):.2f} |"
+        )
     return "\n".join(lines)
