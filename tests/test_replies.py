@@ -408,13 +408,33 @@ def follow_in(app, message_id):
         yield from replies.follow(message_id, keepalive=1.0)
 
 
+@pytest.mark.parametrize("llm_timeout", [60])
 def test_stop_while_the_model_thinks_ends_the_call_at_once(llm_app, fake_llm):
     """No text yet (a reasoning model): Stop closes the model's connection
-    rather than waiting for its first word."""
+    rather than waiting for its first word, or for the timeout (a minute
+    here, longer than the test waits)."""
     client = signed_in_client(llm_app)
     thread = new_thread(client, "first")
     fake_llm.behaviour.delay = 30  # the first token would come in half a minute
     response = client.post(f"/c/{thread}/messages", data={"content": "think hard"}, headers=HTMX)
+    message_id = int(re.search(r'id="message-(\d+)" class="message assistant live"', response.text).group(1))
+    writer = engine(llm_app).writers[message_id].thread
+    wait_until(lambda: len(fake_llm.requests) == 2)
+    client.post(f"/c/{thread}/messages/{message_id}/stop")
+    writer.join(5)
+    assert not writer.is_alive()
+    reply = reply_of(llm_app, thread)
+    assert (reply.status, reply.content) == ("stopped", "")
+
+
+@pytest.mark.parametrize("llm_timeout", [60])
+def test_stop_before_the_model_answers_at_all_ends_the_call_at_once(llm_app, fake_llm):
+    """The model server has not even begun its answer (a model being loaded):
+    Stop ends the reply without waiting for it."""
+    client = signed_in_client(llm_app)
+    thread = new_thread(client, "first")
+    fake_llm.behaviour.first_delay = 30
+    response = client.post(f"/c/{thread}/messages", data={"content": "are you there?"}, headers=HTMX)
     message_id = int(re.search(r'id="message-(\d+)" class="message assistant live"', response.text).group(1))
     writer = engine(llm_app).writers[message_id].thread
     wait_until(lambda: len(fake_llm.requests) == 2)

@@ -3,6 +3,8 @@ OpenAI, Ollama, vLLM, llama.cpp's server, LM Studio."""
 
 from __future__ import annotations
 
+import queue
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -40,17 +42,41 @@ class OpenAICompatibleProvider:
         return messages
 
     def stream(self, request: ReplyRequest) -> Iterator[str]:
+        """The reply's text, piece by piece. The model is read in a thread of
+        its own, so that Stop ends this at once whatever the model is doing:
+        thinking before its first word, or not answering at all yet (a model
+        being loaded); the reading thread then closes the connection as soon
+        as it has one, and ends."""
         model = request.model or self.default_model
         if not model:
             raise ProviderError(
                 "No model is chosen for this chat. Pick one in the chat's settings, "
                 "or set PARLEY_LLM_MODEL for the server."
             )
+        pieces: queue.SimpleQueue[str | Exception | None] = queue.SimpleQueue()
+        request.on_cancel(lambda: pieces.put(None))
+        threading.Thread(target=self._read, args=(model, request, pieces), name="model-reader", daemon=True).start()
+        while (piece := pieces.get()) is not None and not request.stop.is_set():
+            if isinstance(piece, Exception):
+                raise piece
+            yield piece
+
+    def _read(self, model: str, request: ReplyRequest, pieces: queue.SimpleQueue) -> None:
+        """Put the reply's pieces, then None (the end) or what ended it, for
+        the reply's writer to raise (unless it was stopped: the connection
+        closed on Stop ends the read with an error)."""
+        try:
+            for piece in self._pieces(model, request):
+                pieces.put(piece)
+        except Exception as error:
+            pieces.put(None if request.stop.is_set() else error)
+        else:
+            pieces.put(None)
+
+    def _pieces(self, model: str, request: ReplyRequest) -> Iterator[str]:
         try:
             stream = self.client.chat.completions.create(model=model, messages=self._messages(request), stream=True)
-            # Stop closes the connection: the read below ends at once, even
-            # while the model is still thinking and has sent no text.
-            request.on_cancel(stream.close)
+            request.on_cancel(lambda: _hang_up(stream))
             finished = False
             with stream:
                 for chunk in stream:
@@ -101,6 +127,20 @@ class OpenAICompatibleProvider:
                 models = []
             self._models = (time.monotonic(), models)
             return models
+
+
+def _hang_up(stream: openai.Stream) -> None:
+    """Close the model's connection, waking the read blocked on it (closing
+    the response from another thread alone does not: the read would wait for
+    the next word, or the timeout)."""
+    network = stream.response.extensions.get("network_stream")
+    connection = network.get_extra_info("socket") if network is not None else None
+    if connection is not None:
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:  # closed already
+            pass
+    stream.close()
 
 
 def _detail(error: openai.APIStatusError) -> str:
