@@ -53,25 +53,36 @@ class OpenAICompatibleProvider:
                 "No model is chosen for this chat. Pick one in the chat's settings, "
                 "or set PARLEY_LLM_MODEL for the server."
             )
+        if request.stop.is_set():
+            return
         pieces: queue.SimpleQueue[str | Exception | None] = queue.SimpleQueue()
         request.on_cancel(lambda: pieces.put(None))
         threading.Thread(target=self._read, args=(model, request, pieces), name="model-reader", daemon=True).start()
-        while (piece := pieces.get()) is not None and not request.stop.is_set():
-            if isinstance(piece, Exception):
-                raise piece
-            yield piece
+        ended = False
+        try:
+            while (piece := pieces.get()) is not None and not request.stop.is_set():
+                if isinstance(piece, Exception):
+                    ended = True
+                    raise piece
+                yield piece
+            ended = True
+        finally:
+            if not ended:  # the writer gave up the reply (its lease lapsed, it failed): hang up
+                request.cancel()
 
     def _read(self, model: str, request: ReplyRequest, pieces: queue.SimpleQueue) -> None:
         """Put the reply's pieces, then None (the end) or what ended it, for
         the reply's writer to raise (unless it was stopped: the connection
         closed on Stop ends the read with an error)."""
+        ending: Exception | None = None
         try:
             for piece in self._pieces(model, request):
                 pieces.put(piece)
         except Exception as error:
-            pieces.put(None if request.stop.is_set() else error)
-        else:
-            pieces.put(None)
+            if not request.stop.is_set():
+                ending = error
+        finally:
+            pieces.put(ending)  # whatever happened: the writer never waits for a piece that will not come
 
     def _pieces(self, model: str, request: ReplyRequest) -> Iterator[str]:
         try:
