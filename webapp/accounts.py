@@ -6,13 +6,13 @@ import functools
 import re
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.errors import InvalidInput
 from webapp.extensions import db
-from webapp.models import ROLES, USERNAME_MAX, User, new_session_token, utcnow
+from webapp.models import ROLES, USERNAME_MAX, Conversation, User, new_session_token, utcnow
 
 USERNAME_MIN = 3
 PASSWORD_MIN = 10
@@ -134,6 +134,9 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def delete_user(user: User) -> None:
-    """Delete the account; the database removes its conversations and messages."""
+    """Delete the account: its threads first (the database removes their
+    messages), then the account, whose row is then the last a reply being
+    written may wait on (see webapp/page_versions.py)."""
+    db.session.execute(delete(Conversation).where(Conversation.user_id == user.id))
     db.session.delete(user)
     db.session.flush()

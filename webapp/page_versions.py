@@ -13,10 +13,17 @@ on its threads, messages, share links and API tokens.
   other for the account's row.
 - **PostgreSQL**: the triggers on threads, messages, links and tokens are
   deferred to the commit, and raise each account's version once per
-  transaction. Taken at the commit, after every other row the transaction
-  writes, the account's row cannot be one of two locks that two
-  transactions take in opposite orders (a rename beside a reply being
-  written); and an import of ten thousand messages writes the row once.
+  transaction: an import of ten thousand messages writes the account's row
+  once, and a transaction locks that row only once it has written every
+  other, so that a rename beside a reply being written never waits on it
+  in the middle. What writes the account's row itself first (deleting the
+  account) deletes its threads before it (``accounts.delete_user``), and a
+  reply's lease, renewed for every reply a process writes at once, is no
+  change a page shows. Left: two transactions that each change the threads
+  of several accounts (an admin's bulk action, the trash purge), at the same
+  moment, on the same accounts, in opposite orders, can deadlock at their
+  commits; PostgreSQL ends one of them with an error, and its action can be
+  done again.
 
 These objects are not in the models (SQLAlchemy cannot declare triggers):
 the migration that adds them calls ``create_page_version_triggers``, and
@@ -30,7 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event
 
-from webapp.models import User
+from webapp.models import Message, User
 
 #: The tables whose rows pages show, and how a row names its account.
 _ACCOUNT_OF = {
@@ -40,6 +47,18 @@ _ACCOUNT_OF = {
     "api_tokens": "{row}.user_id",
 }
 _ROWS = {"INSERT": ("new",), "UPDATE": ("new",), "DELETE": ("old",)}
+#: A message's columns that no page shows: the lease by which a process
+#: holds a reply it writes, renewed every few seconds for all its replies at
+#: once (of any number of accounts).
+_UNSHOWN = {"lease_owner", "lease_until"}
+
+
+def _update_of(table: str) -> str:
+    """``UPDATE``, or for messages ``UPDATE OF`` the columns pages show."""
+    if table != "messages":
+        return "UPDATE"
+    return "UPDATE OF " + ", ".join(c.name for c in Message.__table__.c if c.name != "id" and c.name not in _UNSHOWN)
+
 
 _BUMP = "UPDATE users SET page_version = page_version + 1 WHERE id = {account}"
 
@@ -61,8 +80,9 @@ def _sqlite_statements() -> list[str]:
     ]
     for table, account in _ACCOUNT_OF.items():
         for kind, (row,) in _ROWS.items():
+            event = _update_of(table) if kind == "UPDATE" else kind
             statements.append(
-                f"""CREATE TRIGGER {_trigger_name(table, kind)} AFTER {kind} ON {table} BEGIN
+                f"""CREATE TRIGGER {_trigger_name(table, kind)} AFTER {event} ON {table} BEGIN
                     {_BUMP.format(account=account.format(row=row))};
                 END"""
             )
@@ -110,24 +130,32 @@ $$""",
     ]
     for table in _ACCOUNT_OF:
         for kind in _ROWS:
+            event = _update_of(table) if kind == "UPDATE" else kind
             statements.append(
-                f"""CREATE CONSTRAINT TRIGGER {_trigger_name(table, kind)} AFTER {kind} ON {table}
+                f"""CREATE CONSTRAINT TRIGGER {_trigger_name(table, kind)} AFTER {event} ON {table}
                     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {_POSTGRESQL_FUNCTION}()"""
             )
     return statements
 
 
-def page_version_triggers_exist(connection: Connection) -> bool:
+#: Every trigger's name.
+TRIGGERS = ("users_page_version", *(_trigger_name(table, kind) for table in _ACCOUNT_OF for kind in _ROWS))
+
+
+def page_version_triggers(connection: Connection) -> set[str]:
+    """The names of the triggers that are there (a migration that copies a
+    table, as SQLite's batch mode does, would leave its triggers behind)."""
     if connection.dialect.name == "postgresql":
-        found = "SELECT 1 FROM pg_trigger WHERE tgname = 'users_page_version' AND tgrelid = 'users'::regclass"
+        found = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY(%(tables)s)"
+        rows = connection.exec_driver_sql(found, {"tables": ["users", *_ACCOUNT_OF]})
     else:
-        found = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'users_page_version'"
-    return connection.exec_driver_sql(found).first() is not None
+        rows = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    return {name for (name,) in rows} & set(TRIGGERS)
 
 
 def create_page_version_triggers(connection: Connection) -> None:
     """Make the triggers, unless they are there (``db.create_all`` may run on made tables)."""
-    if page_version_triggers_exist(connection):
+    if page_version_triggers(connection):
         return
     statements = _postgresql_statements() if connection.dialect.name == "postgresql" else _sqlite_statements()
     for statement in statements:
