@@ -5,16 +5,20 @@ while every row it shows is as it was, whoever changed it and however."""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Uuid, bindparam
+from sqlalchemy import Uuid, bindparam, update
 from sqlalchemy import text as sql
 
 from tests.api.conftest import Caller, bearer, make_token
 from tests.factories import HTMX, sign_in
+from webapp.accounts import end_sessions, set_password
 from webapp.conversations import start_reply
 from webapp.extensions import db
-from webapp.models import Conversation, User
+from webapp.models import Conversation, Message, User
+from webapp.page_versions import TRIGGERS, page_version_triggers
 
 PAGE_NAME = re.compile(r'"X-Parley-Page": "([A-Za-z0-9_-]+)"')
 
@@ -81,6 +85,61 @@ def test_another_session_of_the_account_gets_its_own_forms(app, client, signed_i
     token = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)" name="csrf_token"')
     assert "Two devices" in theirs
     assert token.findall(mine) != token.findall(theirs) or token.findall(mine) == []
+
+
+# --- only to its own session, while it is signed in -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ended",
+    [
+        pytest.param(lambda user: setattr(user, "active", False), id="disabled"),
+        pytest.param(end_sessions, id="signed out everywhere"),
+        pytest.param(lambda user: set_password(user, "a new password, long"), id="password changed"),
+        pytest.param(db.session.delete, id="deleted"),
+    ],
+)
+def test_a_kept_page_is_not_served_once_the_session_has_ended(app, client, signed_in, make_thread, ended):
+    thread = make_thread(signed_in, "Private", messages=1)
+    for _ in range(2):
+        assert "Private" in client.get(f"/c/{thread}").text
+        assert "Private" in client.get("/sidebar", headers=HTMX).text
+    with app.app_context():
+        ended(db.session.get(User, signed_in.id))
+        db.session.commit()
+    page = client.get(f"/c/{thread}")
+    assert page.status_code == 302 and "/login" in page.location
+    partial = client.get("/sidebar", headers=HTMX)
+    assert partial.status_code == 401 and "Private" not in partial.text
+
+
+def test_a_session_whose_token_is_wrong_is_not_served_a_kept_page(app, client, signed_in, make_thread):
+    """The same account, version and CSRF secret, but not the account's
+    session token (an old session, a forged one): what Flask-Login's loader
+    refuses, the kept page's own check refuses too."""
+    thread = make_thread(signed_in, "Private", messages=1)
+    for _ in range(2):
+        client.get(f"/c/{thread}")
+    with client.session_transaction() as session:
+        csrf_secret = session["csrf_token"]
+    stale = app.test_client()
+    with stale.session_transaction() as session:
+        session.update({"_user_id": f"{signed_in.id}:not-the-token", "_fresh": True, "csrf_token": csrf_secret})
+    page = stale.get(f"/c/{thread}")
+    assert page.status_code == 302 and "/login" in page.location
+
+
+def test_a_kept_page_is_never_another_accounts(app, client, signed_in, other_user, make_thread):
+    thread = make_thread(signed_in, "Alice's own", messages=1)
+    for _ in range(2):
+        client.get(f"/c/{thread}")
+        client.get("/sidebar", headers=HTMX)
+    bob = app.test_client()
+    sign_in(bob, other_user)
+    bob.get("/")
+    for _ in range(2):
+        assert bob.get(f"/c/{thread}").status_code == 404
+        assert "Alice's own" not in bob.get("/sidebar", headers=HTMX).text
 
 
 # --- stale the moment a row changes -----------------------------------------------------------
@@ -235,3 +294,40 @@ def test_a_transaction_raises_each_accounts_version_once_on_postgresql(app, user
         )
         db.session.commit()
     assert version_of(app, user) == before[user.id] + (2 if postgresql else 6)
+
+
+def test_the_lease_of_a_reply_being_written_leaves_the_version_alone(app, user, make_thread):
+    """A process renews the leases of all the replies it writes at once, of
+    any number of accounts, every few seconds: no page shows them."""
+    make_thread(user, "Leased", messages=2)
+    before = version_of(app, user)
+    with app.app_context():
+        db.session.execute(update(Message).values(lease_owner="host:1", lease_until=datetime.now(UTC)))
+        db.session.commit()
+    assert version_of(app, user) == before
+
+
+def test_the_migrations_make_every_trigger(make_app):
+    from flask_migrate import upgrade
+
+    app = make_app()
+    with app.app_context():
+        upgrade()
+        assert page_version_triggers(db.session.connection()) == set(TRIGGERS)
+
+
+def test_an_error_page_has_a_name_of_its_own(client, signed_in):
+    missing = [client.get(f"/c/{uuid.uuid4()}") for _ in range(2)]
+    assert all(page.status_code == 404 for page in missing)
+    names = {PAGE_NAME.search(page.text).group(1) for page in missing}
+    assert len(names) == 2
+
+
+def test_kept_views_need_nothing_of_their_blueprints_hooks_but_a_signed_in_account(app):
+    """A kept page is served before the blueprints' own hooks run
+    (``page_cache.serve_kept`` checks the account as Flask-Login's loader
+    would): a new hook on a blueprint with kept views must be looked at."""
+    kept = {endpoint for endpoint, view in app.view_functions.items() if getattr(view, "kept", False)}
+    assert kept == {"chat.index", "chat.sidebar", "chat.thread", "auth.settings"}
+    hooks = {name: [f.__name__ for f in app.before_request_funcs.get(name, [])] for name in ("chat", "auth")}
+    assert hooks == {"chat": ["require_login"], "auth": []}

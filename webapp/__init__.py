@@ -76,9 +76,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     assets.init_app(app)
     fragments.init_app(app)
-    page_cache.init_app(app)
     replies.init_app(app)
     chores.init_app(app)
+    page_cache.init_app(app)  # last of the app's own hooks: see page_cache.serve_kept
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)

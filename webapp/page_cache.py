@@ -2,10 +2,13 @@
 
 A signed-in page (the chat page, a thread, the sidebar, the settings) is
 made of the account's own rows. The database raises the account's page
-version with every write to them (``webapp.page_versions``), and the
-version comes with the account, which every request reads anyway: so a
-page rendered once is served again, as it was, to the same session for as
-long as the version stays, without a query or a template.
+version with every write to them (``webapp.page_versions``): so a page
+rendered once is served again, as it was, to the same session for as long
+as the version stays. A kept page is served before the blueprints' hooks
+and the view, on one read of the account's row: the checks of Flask-Login's
+loader (``security.signed_in_account``), and the version. A view is kept by
+the ``kept`` decorator; a test holds the kept views' blueprints to the one
+hook they have (the sign-in that the read above stands in for).
 
 A kept page is keyed by everything else it is made of: the URL and the
 htmx headers the views read, the session's CSRF secret (each session's forms
@@ -34,8 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, make_response, request, session
-from flask_login import current_user
 
+from webapp.security import signed_in_account
 from webapp.templating import page_id
 
 #: What a signed-in session holds between requests; a session holding
@@ -99,6 +102,9 @@ class _Pages:
 
 def init_app(app: Flask) -> None:
     app.extensions["page_cache"] = _Pages()
+    # After the app's other hooks, before the blueprints' (which load the
+    # signed-in account through the ORM, as a kept page need not).
+    app.before_request(serve_kept)
 
 
 def leave_out() -> None:
@@ -107,49 +113,73 @@ def leave_out() -> None:
     g.page_not_kept = True
 
 
+def kept(view: Callable[..., Any]) -> Callable[..., Response]:
+    """Serve the view's page from memory while the page would be the same
+    (``serve_kept``); else render it, and keep it if it may be kept."""
+
+    @functools.wraps(view)
+    def render(*args: Any, **kwargs: Any) -> Response:
+        key = g.pop("page_key", None)
+        if key is None:
+            return make_response(view(*args, **kwargs))
+        name = page_id()  # the page's own name: the one it is served with
+        g.page_id = _STAND_IN
+        try:
+            response = make_response(view(*args, **kwargs))
+        finally:
+            g.page_id = name  # an error page, too, is served with its own
+        if response.status_code != 200 or response.is_streamed or g.get("page_not_kept") or session.modified:
+            if not response.is_streamed:
+                response.set_data(_named(response.get_data()))
+            return response
+        headers = [(header, value) for header, value in response.headers.items() if header != "Content-Length"]
+        page = _Page(response.status_code, headers, response.get_data())
+        current_app.extensions["page_cache"].put(key, page, _max_bytes())
+        return page.response()
+
+    render.kept = True  # type: ignore[attr-defined]
+    return render
+
+
+def serve_kept() -> Response | None:
+    """``before_request``: the kept page this request asks for, if there is
+    one; else the view renders it, under the key worked out here."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, "kept", False) or not _max_bytes():
+        return None
+    key = _key()
+    if key is None:
+        return None
+    page = current_app.extensions["page_cache"].get(key)
+    if page is None:
+        g.page_key = key
+        return None
+    return page.response()
+
+
+def _max_bytes() -> int:
+    return current_app.config["PARLEY_PAGE_CACHE_MB"] * 1024 * 1024
+
+
 def _key() -> tuple | None:
-    if request.method != "GET" or not current_user.is_authenticated or not _PLAIN_SESSION.issuperset(session):
+    """Everything a kept page is made of, or None for a request that is not
+    to be served a kept page: not a GET, not signed in (as Flask-Login's
+    loader would have it), or holding a one-off in its session."""
+    if request.method != "GET" or not _PLAIN_SESSION.issuperset(session):
         return None
     csrf_secret = session.get("csrf_token")
-    if csrf_secret is None:
+    account = signed_in_account(session.get("_user_id")) if csrf_secret else None
+    if account is None:
         return None
     environ = request.environ
     return (
         *(environ.get(name) for name in _REQUEST),
         request.cookies.get("tz"),
-        current_user.id,
-        current_user.page_version,
+        session["_user_id"],  # the account and its session token
+        account.page_version,
         csrf_secret,
         int(time.time() // 60),
     )
-
-
-def kept(view: Callable[..., Any]) -> Callable[..., Response]:
-    """Serve the view's page from memory while the page would be the same."""
-
-    @functools.wraps(view)
-    def serve(*args: Any, **kwargs: Any) -> Response:
-        max_bytes = current_app.config["PARLEY_PAGE_CACHE_MB"] * 1024 * 1024
-        key = _key() if max_bytes else None
-        if key is None:
-            return make_response(view(*args, **kwargs))
-        pages = current_app.extensions["page_cache"]
-        page = pages.get(key)
-        if page is None:
-            name = page_id()  # the page's own name: the one it is served with
-            g.page_id = _STAND_IN
-            response = make_response(view(*args, **kwargs))
-            g.page_id = name
-            if response.status_code != 200 or response.is_streamed or g.get("page_not_kept") or session.modified:
-                if not response.is_streamed:
-                    response.set_data(_named(response.get_data()))
-                return response
-            headers = [(header, value) for header, value in response.headers.items() if header != "Content-Length"]
-            page = _Page(response.status_code, headers, response.get_data())
-            pages.put(key, page, max_bytes)
-        return page.response()
-
-    return serve
 
 
 def _named(body: bytes) -> bytes:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, redirect, request, url_for
 from flask_login import LoginManager
+from sqlalchemy import Row, bindparam, select
 
 from webapp.extensions import db
 from webapp.htmx import is_htmx
@@ -52,13 +53,37 @@ def load_user(user_id: str) -> User | None:
     A token that no longer matches (password changed, account disabled) ends
     the session and any "remember me" cookie made with it.
     """
+    number, token = _session_id(user_id)
+    user = db.session.get(User, number) if number else None
+    return user if _still_signed_in(user, token) else None
+
+
+#: The signed-in account as a kept page needs it (webapp/page_cache.py):
+#: what ``load_user`` checks, and the page version, in one read of the table
+#: (not of the model: no ORM on the way).
+_users = User.__table__.c
+_ACCOUNT = select(_users.id, _users.active, _users.session_token, _users.page_version).where(
+    _users.id == bindparam("id")
+)
+
+
+def signed_in_account(user_id: str | None) -> Row | None:
+    """The account of a session id, as ``load_user`` would accept it, read
+    as a row rather than a ``User`` (for a page served without the ORM)."""
+    number, token = _session_id(user_id or "")
+    account = db.session.connection().execute(_ACCOUNT, {"id": number}).first() if number else None
+    return account if _still_signed_in(account, token) else None
+
+
+def _session_id(user_id: str) -> tuple[int | None, str]:
     number, _, token = user_id.partition(":")
     if not number.isdigit() or not token:
-        return None
-    user = db.session.get(User, int(number))
-    if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
-        return None
-    return user
+        return None, ""
+    return int(number), token
+
+
+def _still_signed_in(account: User | Row | None, token: str) -> bool:
+    return account is not None and account.active and hmac.compare_digest(account.session_token, token)
 
 
 def unauthorized() -> Response:
