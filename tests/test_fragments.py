@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.factories import HTMX, sign_in
 from tests.html import csrf_token, parse
 from webapp.extensions import db
-from webapp.fragments import Fragments
+from webapp.lru import LRU
 from webapp.models import Message, utcnow
 
 
@@ -100,7 +100,7 @@ def test_a_message_given_another_version_shows_its_versions(client, user, make_t
 
 
 def test_the_least_recently_used_fragment_goes_first():
-    fragments = Fragments(2)
+    fragments = LRU(2)
     fragments.put("a", "A")
     fragments.put("b", "B")
     assert fragments.get("a") == "A"  # now the most recently used
@@ -124,7 +124,7 @@ def test_kept_and_new_messages_make_the_page_that_none_kept_makes(client, user, 
         append_message(conversation, "assistant", "And a sixth, *emphasised*")
         db.session.commit()
     mixed = client.get(f"/c/{thread}").text
-    app.extensions["parley_fragments"] = Fragments(SIZE)
+    app.extensions["parley_fragments"] = LRU(SIZE)
     fresh = client.get(f"/c/{thread}").text
     assert without_token(mixed) == without_token(fresh)
     shown = articles(mixed)

@@ -23,9 +23,7 @@ stale one.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
 
@@ -36,6 +34,7 @@ from sqlalchemy import select
 
 from webapp.branches import Versions
 from webapp.extensions import db
+from webapp.lru import LRU
 from webapp.models import Message
 from webapp.organising import SidebarThread
 from webapp.templating import activity_time, viewer_timezone
@@ -43,30 +42,6 @@ from webapp.templating import activity_time, viewer_timezone
 SIZE = 10_000
 _TOKEN = "\x00csrf-token\x00"  # stands in for the reader's CSRF token in a kept fragment
 _CACHED_STATUSES = ("complete", "stopped")
-
-
-class Fragments:
-    """A bounded map of rendered fragments, the least recently used dropped
-    first; shared by a process's threads."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> str | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, fragment: str) -> None:
-        with self._lock:
-            self._items[key] = fragment
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 def _page_key() -> tuple:
@@ -78,11 +53,11 @@ def _page_key() -> tuple:
     return g.fragment_key
 
 
-def _store() -> Fragments:
+def _store() -> LRU[str]:
     return current_app.extensions["parley_fragments"]
 
 
-def _kept(fragments: Fragments, key: Hashable, render: Callable[[], str]) -> str:
+def _kept(fragments: LRU[str], key: Hashable, render: Callable[[], str]) -> str:
     """The fragment kept under ``key``, rendered (and kept) first if need be."""
     found = fragments.get(key)
     if found is None:
@@ -172,6 +147,6 @@ def thread_item_fragments(threads: Iterable[SidebarThread], current_id: uuid.UUI
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["parley_fragments"] = Fragments(SIZE)
+    app.extensions["parley_fragments"] = LRU(SIZE)
     app.add_template_global(message_fragments)
     app.add_template_global(thread_item_fragments)

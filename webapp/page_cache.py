@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import functools
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, make_response, request, session
 
+from webapp.lru import LRU
 from webapp.security import signed_in_account
 from webapp.templating import page_id
 
@@ -69,39 +68,12 @@ class _Page:
     def response(self) -> Response:
         return Response(_named(self.body), self.status, self.headers)
 
-
-class _Pages:
-    """Kept pages, least recently served first; safe between threads."""
-
-    def __init__(self) -> None:
-        self._pages: OrderedDict[tuple, _Page] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> _Page | None:
-        with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
-
-    def put(self, key: tuple, page: _Page, max_bytes: int) -> None:
-        size = len(page.body)
-        if size > max_bytes:
-            return
-        with self._lock:
-            old = self._pages.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.body)
-            self._pages[key] = page
-            self._bytes += size
-            while self._bytes > max_bytes:
-                _, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped.body)
+    def size(self) -> int:
+        return len(self.body)
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["page_cache"] = _Pages()
+    app.extensions["page_cache"] = LRU(app.config["PARLEY_PAGE_CACHE_MB"] * 1024 * 1024, weigh=_Page.size)
     # After the app's other hooks, before the blueprints' (which load the
     # signed-in account through the ORM, as a kept page need not).
     app.before_request(serve_kept)
@@ -134,7 +106,7 @@ def kept(view: Callable[..., Any]) -> Callable[..., Response]:
             return response
         headers = [(header, value) for header, value in response.headers.items() if header != "Content-Length"]
         page = _Page(response.status_code, headers, response.get_data())
-        current_app.extensions["page_cache"].put(key, page, _max_bytes())
+        current_app.extensions["page_cache"].put(key, page)
         return page.response()
 
     render.kept = True  # type: ignore[attr-defined]
@@ -145,7 +117,7 @@ def serve_kept() -> Response | None:
     """``before_request``: the kept page this request asks for, if there is
     one; else the view renders it, under the key worked out here."""
     view = current_app.view_functions.get(request.endpoint or "")
-    if not getattr(view, "kept", False) or not _max_bytes():
+    if not getattr(view, "kept", False) or not current_app.config["PARLEY_PAGE_CACHE_MB"]:
         return None
     key = _key()
     if key is None:
@@ -155,10 +127,6 @@ def serve_kept() -> Response | None:
         g.page_key = key
         return None
     return page.response()
-
-
-def _max_bytes() -> int:
-    return current_app.config["PARLEY_PAGE_CACHE_MB"] * 1024 * 1024
 
 
 def _key() -> tuple | None:

@@ -46,17 +46,18 @@ _ACCOUNT_OF = {
     "shares": "{row}.user_id",
     "api_tokens": "{row}.user_id",
 }
-_ROWS = {"INSERT": ("new",), "UPDATE": ("new",), "DELETE": ("old",)}
+#: The kinds of write, and the row (the new or the old) that names the account.
+_ROWS = {"INSERT": "new", "UPDATE": "new", "DELETE": "old"}
 #: A message's columns that no page shows: the lease by which a process
 #: holds a reply it writes, renewed every few seconds for all its replies at
 #: once (of any number of accounts).
 _UNSHOWN = {"lease_owner", "lease_until"}
 
 
-def _update_of(table: str) -> str:
-    """``UPDATE``, or for messages ``UPDATE OF`` the columns pages show."""
-    if table != "messages":
-        return "UPDATE"
+def _event(table: str, kind: str) -> str:
+    """The write a trigger fires on: for an update of messages, of the columns pages show."""
+    if (table, kind) != ("messages", "UPDATE"):
+        return kind
     return "UPDATE OF " + ", ".join(c.name for c in Message.__table__.c if c.name != "id" and c.name not in _UNSHOWN)
 
 
@@ -79,10 +80,9 @@ def _sqlite_statements() -> list[str]:
         END"""
     ]
     for table, account in _ACCOUNT_OF.items():
-        for kind, (row,) in _ROWS.items():
-            event = _update_of(table) if kind == "UPDATE" else kind
+        for kind, row in _ROWS.items():
             statements.append(
-                f"""CREATE TRIGGER {_trigger_name(table, kind)} AFTER {event} ON {table} BEGIN
+                f"""CREATE TRIGGER {_trigger_name(table, kind)} AFTER {_event(table, kind)} ON {table} BEGIN
                     {_BUMP.format(account=account.format(row=row))};
                 END"""
             )
@@ -130,16 +130,16 @@ $$""",
     ]
     for table in _ACCOUNT_OF:
         for kind in _ROWS:
-            event = _update_of(table) if kind == "UPDATE" else kind
             statements.append(
-                f"""CREATE CONSTRAINT TRIGGER {_trigger_name(table, kind)} AFTER {event} ON {table}
+                f"""CREATE CONSTRAINT TRIGGER {_trigger_name(table, kind)} AFTER {_event(table, kind)} ON {table}
                     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {_POSTGRESQL_FUNCTION}()"""
             )
     return statements
 
 
-#: Every trigger's name.
-TRIGGERS = ("users_page_version", *(_trigger_name(table, kind) for table in _ACCOUNT_OF for kind in _ROWS))
+#: Every trigger, by name, and the table it is on.
+_TABLE_OF = {"users_page_version": "users", **{_trigger_name(t, kind): t for t in _ACCOUNT_OF for kind in _ROWS}}
+TRIGGERS = tuple(_TABLE_OF)
 
 
 def page_version_triggers(connection: Connection) -> set[str]:
@@ -147,7 +147,7 @@ def page_version_triggers(connection: Connection) -> set[str]:
     table, as SQLite's batch mode does, would leave its triggers behind)."""
     if connection.dialect.name == "postgresql":
         found = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY(%(tables)s)"
-        rows = connection.exec_driver_sql(found, {"tables": ["users", *_ACCOUNT_OF]})
+        rows = connection.exec_driver_sql(found, {"tables": sorted(set(_TABLE_OF.values()))})
     else:
         rows = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     return {name for (name,) in rows} & set(TRIGGERS)
@@ -164,11 +164,8 @@ def create_page_version_triggers(connection: Connection) -> None:
 
 def drop_page_version_triggers(connection: Connection) -> None:
     postgresql = connection.dialect.name == "postgresql"
-    for table in _ACCOUNT_OF:
-        for kind in _ROWS:
-            on = f" ON {table}" if postgresql else ""
-            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_trigger_name(table, kind)}{on}")
-    connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS users_page_version{' ON users' if postgresql else ''}")
+    for name, table in _TABLE_OF.items():
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}{f' ON {table}' if postgresql else ''}")
     if postgresql:
         connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {_POSTGRESQL_FUNCTION}()")
         connection.exec_driver_sql("DROP FUNCTION IF EXISTS parley_raise_own_page_version()")

@@ -58,17 +58,14 @@ class OpenAICompatibleProvider:
         pieces: queue.SimpleQueue[str | Exception | None] = queue.SimpleQueue()
         request.on_cancel(lambda: pieces.put(None))
         threading.Thread(target=self._read, args=(model, request, pieces), name="model-reader", daemon=True).start()
-        ended = False
         try:
             while (piece := pieces.get()) is not None and not request.stop.is_set():
                 if isinstance(piece, Exception):
-                    ended = True
                     raise piece
                 yield piece
-            ended = True
-        finally:
-            if not ended:  # the writer gave up the reply (its lease lapsed, it failed): hang up
-                request.cancel()
+        except GeneratorExit:  # the writer gave the reply up (its lease lapsed, it failed): hang up
+            request.cancel()
+            raise
 
     def _read(self, model: str, request: ReplyRequest, pieces: queue.SimpleQueue) -> None:
         """Put the reply's pieces, then None (the end) or what ended it, for
