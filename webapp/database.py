@@ -3,6 +3,7 @@ means when the database cannot answer."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sqlite3
@@ -10,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Engine, event
+from sqlalchemy import Dialect, Engine, Select, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.sql.compiler import Compiled
 
 #: How long a SQLite write waits for another writer's lock, by default: the
 #: Flask config key ``SQLITE_BUSY_TIMEOUT_MS`` changes it.
@@ -120,6 +122,46 @@ def after_commit(callback: Callable[[], None]) -> None:
     from webapp.extensions import db
 
     event.listen(db.session(), "after_commit", lambda _session: callback(), once=True)
+
+
+def read_row(engine: Engine, statement: Select, values: dict[str, Any]) -> tuple | None:
+    """The first row of ``statement``, read through the driver itself: for
+    the one read that every signed-in request makes before anything else,
+    where SQLAlchemy's execution of a statement costs more than the read.
+    The values are the driver's own (no type conversion: an SQLite boolean
+    is 0 or 1). The engine's statement listeners see the read, and its
+    errors reach the request as SQLAlchemy's would (``is_unavailable``), a
+    lost connection dropped from the pool."""
+    compiled = _compiled(statement, engine.dialect)
+    parameters = compiled.construct_params(values)
+    if compiled.positiontup is not None:
+        parameters = tuple(parameters[name] for name in compiled.positiontup)
+    driver_error = engine.dialect.loaded_dbapi.Error
+    connection = None
+    try:
+        connection = engine.raw_connection()
+        cursor = connection.cursor()
+        if engine.dispatch.before_cursor_execute:
+            engine.dispatch.before_cursor_execute(None, cursor, compiled.string, parameters, None, False)
+        cursor.execute(compiled.string, parameters)
+        row = cursor.fetchone()
+        cursor.close()
+        return row
+    except driver_error as error:
+        lost = connection is not None and engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            compiled.string, parameters, error, driver_error, connection_invalidated=lost, dialect=engine.dialect
+        ) from error
+    finally:
+        if connection is not None:
+            connection.close()  # back to the pool, rolled back
+
+
+@functools.cache
+def _compiled(statement: Select, dialect: Dialect) -> Compiled:
+    return statement.compile(dialect=dialect)
 
 
 def configure_engine(engine: Engine) -> None:

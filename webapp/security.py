@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hmac
 from datetime import timedelta
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, redirect, request, url_for
 from flask_login import LoginManager
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 
+from webapp.database import read_row
 from webapp.extensions import db
 from webapp.htmx import is_htmx
 from webapp.models import User
@@ -67,11 +69,19 @@ _ACCOUNT = select(_users.id, _users.active, _users.session_token, _users.page_ve
 )
 
 
-def signed_in_account(user_id: str | None) -> Row | None:
+class SignedInAccount(NamedTuple):
+    id: int
+    active: bool
+    session_token: str
+    page_version: int
+
+
+def signed_in_account(user_id: str | None) -> SignedInAccount | None:
     """The account of a session id, as ``load_user`` would accept it, read
     as a row rather than a ``User`` (for a page served without the ORM)."""
     number, token = _session_id(user_id or "")
-    account = db.session.connection().execute(_ACCOUNT, {"id": number}).first() if number else None
+    row = read_row(db.engine, _ACCOUNT, {"id": number}) if number else None
+    account = SignedInAccount._make(row) if row is not None else None
     return account if _still_signed_in(account, token) else None
 
 
@@ -82,7 +92,7 @@ def _session_id(user_id: str) -> tuple[int | None, str]:
     return int(number), token
 
 
-def _still_signed_in(account: User | Row | None, token: str) -> bool:
+def _still_signed_in(account: User | SignedInAccount | None, token: str) -> bool:
     return account is not None and account.active and hmac.compare_digest(account.session_token, token)
 
 
