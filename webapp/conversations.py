@@ -20,7 +20,21 @@ import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, false, select, true, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    false,
+    insert,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.errors import InvalidInput, NotFound
@@ -215,7 +229,8 @@ def append_message(
     if status not in MESSAGE_STATUSES:
         raise InvalidInput("status", f"The status must be one of {', '.join(MESSAGE_STATUSES)}.")
     now = utcnow()
-    counted = db.session.execute(_count_message(), {"conversation_id": conversation.id, "now": now}).one_or_none()
+    connection = db.session.connection()
+    counted = connection.execute(_count_message(), {"conversation_id": conversation.id, "now": now}).one_or_none()
     if counted is None:
         raise NotFound()
     position, shown = counted
@@ -224,28 +239,31 @@ def append_message(
         # another on one branch, in the order they commit.
         parent = shown
     _set_loaded(conversation, message_count=position, updated_at=now, archived=False)
-    message = Message(
-        conversation_id=conversation.id,
-        position=position,
-        parent_id=parent,
-        role=role,
-        content=content,
+    values = {
+        "conversation_id": conversation.id,
+        "position": position,
+        "parent_id": parent,
+        "role": role,
+        "content": content,
         # Rendered once, here, rather than on every page view.
-        html=render_markdown(content) if role == "user" or (role == "assistant" and status == "complete") else None,
-        tool_calls=tool_calls,
-        status=status,
-        created_at=now,
-    )
+        "html": render_markdown(content) if role == "user" or (role == "assistant" and status == "complete") else None,
+        "tool_calls": tool_calls,
+        "status": status,
+        "created_at": now,
+    }
+    message_id = connection.execute(_insert_message(), values).scalar_one()
+    connection.execute(_show_message(), {"conversation_id": conversation.id, "message_id": message_id})
+    # The row as written, in the session as if it had been read: nothing
+    # for a flush to write again, nothing for its attributes to load.
+    message = Message(id=message_id, error=None, lease_owner=None, lease_until=None, **values)
+    make_transient_to_detached(message)
     db.session.add(message)
-    db.session.flush()
-    db.session.execute(_show_message(), {"conversation_id": conversation.id, "message_id": message.id})
     _set_loaded(conversation, current_message_id=message.id)
     return message
 
 
-# The two writes to the conversation's row that ``append_message`` makes,
-# built once, in Core: the ORM's bulk UPDATE, or a flush of the changed
-# attribute, would cost more than the statement itself.
+# The writes ``append_message`` makes, built once, in Core: the ORM's bulk
+# UPDATE, or its unit of work, would cost more than the statements themselves.
 _conversations = Conversation.__table__
 
 
@@ -258,6 +276,12 @@ def _count_message() -> Update:
         .values(message_count=_conversations.c.message_count + 1, updated_at=bindparam("now"), archived=False)
         .returning(_conversations.c.message_count, _conversations.c.current_message_id)
     )
+
+
+@functools.cache
+def _insert_message() -> Insert:
+    """The new message; its id."""
+    return insert(Message.__table__).returning(Message.__table__.c.id)
 
 
 @functools.cache
