@@ -10,7 +10,7 @@ on SQLite.
 
 Revision ID: 0016
 Revises: 0015
-Create Date: 2026-12-03 09:00:00.000000
+Create Date: 2026-12-02 13:40:00.000000
 
 """
 
