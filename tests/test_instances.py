@@ -104,33 +104,40 @@ def environment(database_url, redis_url, model, tmp_path_factory) -> dict[str, s
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def listening_socket() -> socket.socket:
+    """A socket listening on a port the system picked, for gunicorn to serve
+    on (``fd://``): the port is never free in between for another program
+    to take."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
 
 
 class Instance:
     """One app process: gunicorn as ``make run`` starts it, on its own port."""
 
     def __init__(self, env: dict[str, str], name: str):
-        self.port = free_port()
-        self.log = open(Path(env["LOGS"]) / f"{name}-{self.port}.log", "w")
-        self.process = subprocess.Popen(
-            [
-                BIN / "gunicorn",
-                "--config",
-                "python:webapp.gunicorn_conf",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env={name: value for name, value in env.items() if name != "LOGS"},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its workers with it, for kill()
-        )
+        with listening_socket() as sock:
+            self.port = sock.getsockname()[1]
+            self.log = open(Path(env["LOGS"]) / f"{name}-{self.port}.log", "w")
+            self.process = subprocess.Popen(
+                [
+                    BIN / "gunicorn",
+                    "--config",
+                    "python:webapp.gunicorn_conf",
+                    "--bind",
+                    f"fd://{sock.fileno()}",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env={name: value for name, value in env.items() if name != "LOGS"},
+                pass_fds=(sock.fileno(),),
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its workers with it, for kill()
+            )
         wait_for(self.answers, 30, f"the instance on port {self.port} to start")
 
     def answers(self) -> bool:
