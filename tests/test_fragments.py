@@ -47,6 +47,9 @@ def test_a_page_shown_again_is_the_same_with_each_readers_own_token(csrf_app, us
     assert session_secret(csrf_token(page)) == session_secret(csrf_token(again))
     assert session_secret(csrf_token(elsewhere)) != session_secret(csrf_token(page))
     assert all(csrf_token(page) in article for article in articles(page) if "<form" in article)
+    # The messages' own buttons post the pane's one form, which carries it.
+    assert csrf_token(str(parse(page).by_id("message-form").tag)) == csrf_token(page)
+    assert all('form="message-form"' in article for article in articles(page))
     response = second.post(f"/c/{thread}/title", data={"title": "Renamed", "csrf_token": csrf_token(elsewhere)})
     assert response.status_code == 303
 

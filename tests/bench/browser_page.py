@@ -48,8 +48,11 @@ document.addEventListener("DOMContentLoaded", () => {
   const newest = document.getElementById(%r);
   if (!newest) { window.__newestShown = -1; return; }
   new IntersectionObserver((entries, observer) => {
-    if (entries.some((entry) => entry.isIntersecting)) {
-      window.__newestShown = performance.now();
+    const shown = entries.find((entry) => entry.isIntersecting);
+    if (shown) {
+      // When the browser found it on screen, as it made the frame that
+      // shows it: not when this callback got its turn, a task later.
+      window.__newestShown = shown.time;
       observer.disconnect();
     }
   }).observe(newest);
