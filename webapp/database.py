@@ -159,7 +159,7 @@ def read_row(engine: Engine, statement: Select, values: dict[str, Any]) -> tuple
             connection.close()  # back to the pool, rolled back
 
 
-@functools.cache
+@functools.lru_cache(maxsize=32)  # bounded: each engine (each test's app) has a dialect of its own
 def _compiled(statement: Select, dialect: Dialect) -> Compiled:
     return statement.compile(dialect=dialect)
 
