@@ -14,11 +14,12 @@ from sqlalchemy import text as sql
 
 from tests.api.conftest import Caller, bearer, make_token
 from tests.factories import HTMX, sign_in
+from tests.test_page_versions import every_trigger
 from webapp.accounts import end_sessions, set_password
 from webapp.conversations import start_reply
 from webapp.extensions import db
 from webapp.models import Conversation, Message, User
-from webapp.page_versions import POSTGRESQL_TRIGGERS, TRIGGERS, page_version_triggers
+from webapp.page_versions import page_version_triggers
 
 PAGE_NAME = re.compile(r'"X-Parley-Page": "([A-Za-z0-9_-]+)"')
 
@@ -314,8 +315,7 @@ def test_the_migrations_make_every_trigger(make_app):
     with app.app_context():
         upgrade()
         connection = db.session.connection()
-        only_postgresql = set(POSTGRESQL_TRIGGERS) if connection.dialect.name == "postgresql" else set()
-        assert page_version_triggers(connection) == set(TRIGGERS) | only_postgresql
+        assert page_version_triggers(connection) == every_trigger(connection)
 
 
 def test_an_error_page_has_a_name_of_its_own(client, signed_in):

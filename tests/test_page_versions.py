@@ -51,12 +51,23 @@ def version_of(connection: Connection, account: User) -> int:
 
 
 def wait_until_blocked(watcher: Connection, pid: int, by: int) -> None:
-    """Until the backend ``pid`` waits for a lock that ``by`` holds (the server says so; no guess at a time)."""
+    """Until the backend ``pid`` waits for a lock that ``by`` holds: the
+    server is asked again at once until it says so (no guess at a time)."""
     deadline = time.monotonic() + 10
     blocked = text("SELECT CAST(:by AS integer) = ANY(pg_blocking_pids(:pid))")
     while not watcher.execute(blocked, {"pid": pid, "by": by}).scalar():
         assert time.monotonic() < deadline, f"backend {pid} never waited for {by}"
-        time.sleep(0.01)
+
+
+def rises(before: dict[int, int], after: dict[int, int], accounts) -> dict[int, int]:
+    """How far each account's version rose."""
+    return {account.id: after[account.id] - before[account.id] for account in accounts}
+
+
+def every_trigger(connection: Connection) -> set[str]:
+    """The page-version triggers a database should have: PostgreSQL's notes too."""
+    only_postgresql = set(POSTGRESQL_TRIGGERS) if connection.dialect.name == "postgresql" else set()
+    return set(TRIGGERS) | only_postgresql
 
 
 def test_two_transactions_raising_the_same_accounts_in_opposite_orders_both_commit(postgresql, make_user, make_thread):
@@ -93,7 +104,7 @@ def test_two_transactions_raising_the_same_accounts_in_opposite_orders_both_comm
         for connection in (holder, a, b, watcher):
             connection.close()
     after = versions(postgresql)
-    assert {a.id: after[a.id] - before[a.id] for a in (first, second, third)} == {
+    assert rises(before, after, (first, second, third)) == {
         first.id: 2,
         second.id: 2,
         third.id: 1,
@@ -131,7 +142,7 @@ def test_a_transaction_writing_many_accounts_raises_each_once(app, engine, make_
         connection.commit()
     after = versions(engine)
     rows = 1 if engine.dialect.name == "postgresql" else 3 * 2  # SQLite: one with each row
-    assert {a.id: after[a.id] - before[a.id] for a in accounts} == {a.id: rows for a in accounts}
+    assert rises(before, after, accounts) == {a.id: rows for a in accounts}
 
 
 def test_a_write_in_a_savepoint_rolled_back_raises_nothing(app, engine, user, other_user, make_thread):
@@ -165,7 +176,7 @@ def test_writes_after_the_raises_have_fired_are_raised_too(postgresql, user, oth
         rename(connection, carols)  # raised at the commit
         connection.commit()
     after = versions(postgresql)
-    assert {a.id: after[a.id] - before[a.id] for a in (user, other_user, carol)} == {
+    assert rises(before, after, (user, other_user, carol)) == {
         user.id: 1,
         other_user.id: 1,
         carol.id: 1,
@@ -180,7 +191,7 @@ def test_going_back_to_0015_restores_its_triggers(make_app):
         upgrade()
         connection = db.session.connection()
         postgresql = connection.dialect.name == "postgresql"
-        assert page_version_triggers(connection) == set(TRIGGERS) | (set(POSTGRESQL_TRIGGERS) if postgresql else set())
+        assert page_version_triggers(connection) == every_trigger(connection)
         db.session.remove()
         downgrade(revision="0015")
         assert page_version_triggers(db.session.connection()) == set(TRIGGERS)
@@ -196,6 +207,4 @@ def test_going_back_to_0015_restores_its_triggers(make_app):
         assert account.page_version == version + (1 if postgresql else 2)
         db.session.remove()
         upgrade()
-        assert page_version_triggers(db.session.connection()) == set(TRIGGERS) | (
-            set(POSTGRESQL_TRIGGERS) if postgresql else set()
-        )
+        assert page_version_triggers(db.session.connection()) == every_trigger(db.session.connection())

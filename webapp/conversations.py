@@ -228,6 +228,9 @@ def append_message(
         parent = get_message(conversation, parent).id
     if status not in MESSAGE_STATUSES:
         raise InvalidInput("status", f"The status must be one of {', '.join(MESSAGE_STATUSES)}.")
+    # Rendered once, here, rather than on every page view; before the row
+    # lock below, which other appends to the thread wait for.
+    html = render_markdown(content) if role == "user" or (role == "assistant" and status == "complete") else None
     now = utcnow()
     connection = db.session.connection()
     counted = connection.execute(_count_message(), {"conversation_id": conversation.id, "now": now}).one_or_none()
@@ -238,15 +241,13 @@ def append_message(
         # Read under the row lock: appends at the same moment follow one
         # another on one branch, in the order they commit.
         parent = shown
-    _set_loaded(conversation, message_count=position, updated_at=now, archived=False)
     values = {
         "conversation_id": conversation.id,
         "position": position,
         "parent_id": parent,
         "role": role,
         "content": content,
-        # Rendered once, here, rather than on every page view.
-        "html": render_markdown(content) if role == "user" or (role == "assistant" and status == "complete") else None,
+        "html": html,
         "tool_calls": tool_calls,
         "status": status,
         "created_at": now,
@@ -258,7 +259,7 @@ def append_message(
     message = Message(id=message_id, error=None, lease_owner=None, lease_until=None, **values)
     make_transient_to_detached(message)
     db.session.add(message)
-    _set_loaded(conversation, current_message_id=message.id)
+    _set_loaded(conversation, message_count=position, updated_at=now, archived=False, current_message_id=message_id)
     return message
 
 

@@ -62,7 +62,7 @@ def load_user(user_id: str) -> User | None:
 
 #: The signed-in account as a kept page needs it (webapp/page_cache.py):
 #: what ``load_user`` checks, and the page version, in one read of the table
-#: (not of the model: no ORM on the way).
+#: through the driver (``database.read_row``: no ORM on the way).
 _users = User.__table__.c
 _ACCOUNT = select(_users.id, _users.active, _users.session_token, _users.page_version).where(
     _users.id == bindparam("id")
